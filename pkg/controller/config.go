@@ -1,0 +1,34 @@
+package controller
+
+import "time"
+
+// FieldManager is the field manager of every write the controller makes.
+const FieldManager = "elasticflux-controller"
+
+// Config holds what the controller needs to know about the cluster it runs in.
+type Config struct {
+	// ClusterDomain is the cluster's DNS domain, used in the brokers'
+	// connect URIs. Empty means cluster.local.
+	ClusterDomain string
+	// StatusBatchPeriod delays the status sync that follows a Job status
+	// change, so the Job controller's separate active and ready updates
+	// land in one status write.
+	StatusBatchPeriod time.Duration
+	// ForeignRetryPeriod is how often a MiniCluster blocked by an object it
+	// does not own is looked at again (such objects are outside the
+	// controller's label-filtered caches, so no event would wake it).
+	ForeignRetryPeriod time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.ClusterDomain == "" {
+		c.ClusterDomain = "cluster.local"
+	}
+	if c.StatusBatchPeriod == 0 {
+		c.StatusBatchPeriod = time.Second
+	}
+	if c.ForeignRetryPeriod == 0 {
+		c.ForeignRetryPeriod = time.Minute
+	}
+	return c
+}
