@@ -29,5 +29,25 @@ build: ## Build the binaries into bin/.
 unit: ## Unit tests only.
 	$(GO) test -race -count=1 $(UNIT_PKGS)
 
+.PHONY: tools
+tools: ## Build the local control plane (etcd, kube-*, kubectl, kwok, metrics-server) into bin/, once.
+	hack/build-tools.sh
+
+.PHONY: cluster-up
+cluster-up: tools ## Start the local control plane in the background; kubeconfig in .local/kubeconfig.
+	hack/cluster-up.sh
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local control plane started by cluster-up.
+	hack/cluster-down.sh
+
+.PHONY: e2e
+e2e: build tools ## End-to-end tests against the local control plane (started if not running).
+	hack/e2e.sh
+
+.PHONY: run
+run: build ## Run the controller; with no KUBECONFIG, on a fresh local cluster with the sample applied.
+	hack/run.sh
+
 .PHONY: test
-test: verify unit ## The whole suite: verify, unit tests (and the end-to-end suite).
+test: verify unit e2e ## The whole suite: verify, unit tests and the end-to-end suite.

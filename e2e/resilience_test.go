@@ -1,0 +1,82 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+func setSize(t *testing.T, ns, name string, size int) {
+	t.Helper()
+	_, err := elasticClient.ElasticfluxV1alpha1().MiniClusters(ns).Patch(context.Background(), name, types.MergePatchType,
+		fmt.Appendf(nil, `{"spec":{"size":%d}}`, size), metav1.PatchOptions{})
+	require.NoError(t, err)
+}
+
+// TestControllerRestartMidResize: a controller killed while a resize is
+// under way, or while sizes change, converges on restart with every index
+// exactly once.
+func TestControllerRestartMidResize(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	controller := startController(t, ns)
+	createMiniCluster(t, ns, miniCluster("flux-sample", 2, 1, 8))
+	waitForBrokers(t, ns, "flux-sample", 2)
+
+	// Killed right as it sees the resize: the patch may or may not be made.
+	setSize(t, ns, "flux-sample", 6)
+	controller.kill()
+	controller = startController(t, ns)
+	waitForBrokers(t, ns, "flux-sample", 6)
+
+	// Sizes that change while no controller runs: the last one wins.
+	controller.kill()
+	setSize(t, ns, "flux-sample", 7)
+	setSize(t, ns, "flux-sample", 3)
+	startController(t, ns)
+	waitForBrokers(t, ns, "flux-sample", 3)
+	parallelism, completions := jobSize(t, ns, "flux-sample")
+	assert.Equal(t, []int32{3, 3}, []int32{parallelism, completions})
+}
+
+// TestLeaderElection: of two replicas only the lease holder syncs; when it
+// dies the other takes over.
+func TestLeaderElection(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	election := []string{"--leader-elect=true", "--leader-elect-namespace=" + ns}
+	first := startController(t, ns, election...)
+	eventually(t, shortWait, "a lease holder", func() (bool, string) {
+		lease, err := kubeClient.CoordinationV1().Leases(ns).Get(context.Background(), "elasticflux-controller", metav1.GetOptions{})
+		return err == nil && lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity != "", fmt.Sprint(err)
+	})
+	second := startController(t, ns, election...)
+
+	createMiniCluster(t, ns, miniCluster("flux-sample", 2, 1, 8))
+	waitForBrokers(t, ns, "flux-sample", 2)
+	setSize(t, ns, "flux-sample", 4)
+	waitForBrokers(t, ns, "flux-sample", 4)
+
+	leaderSyncs, err := first.syncs()
+	require.NoError(t, err)
+	standbySyncs, err := second.syncs()
+	require.NoError(t, err)
+	assert.Positive(t, leaderSyncs, "the first replica holds the lease and acts")
+	assert.Zero(t, standbySyncs, "the standby must not act")
+
+	first.kill()
+	setSize(t, ns, "flux-sample", 1)
+	// A killed leader does not release its lease: the standby takes over
+	// once it expires.
+	waitForBrokers(t, ns, "flux-sample", 1)
+	standbySyncs, err = second.syncs()
+	require.NoError(t, err)
+	assert.Positive(t, standbySyncs, "the standby took over")
+}
