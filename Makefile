@@ -49,5 +49,9 @@ e2e: build tools ## End-to-end tests against the local control plane (started if
 run: build ## Run the controller; with no KUBECONFIG, on a fresh local cluster with the sample applied.
 	hack/run.sh
 
+.PHONY: bench
+bench: build tools ## Benchmarks: Go micro-benchmarks and the controller at up to 1,000 MiniClusters (WRITE=1 updates BENCHMARKS.md).
+	hack/bench.sh
+
 .PHONY: test
 test: verify unit e2e ## The whole suite: verify, unit tests and the end-to-end suite.

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# `make bench`: Go micro-benchmarks of the hot pure functions, then the
+# controller against a fresh local control plane with the audit log on,
+# at 1, 100, 500 and 1,000 MiniClusters. WRITE=1 also writes BENCHMARKS.md.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "${ROOT}"
+
+echo "== Go benchmarks"
+go test -run '^$' -bench . -benchmem ./pkg/fluxconfig/ ./pkg/controller/ | tee .local-bench-micro.txt
+
+# A cluster of its own, so an e2e cluster in .local/ is left alone.
+export LOCAL_DIR="${ROOT}/.local-bench"
+hack/cluster-down.sh >/dev/null 2>&1 || true
+trap 'hack/cluster-down.sh >/dev/null 2>&1 || true' EXIT
+AUDIT=1 NODES=25 SKIP_SMOKE=1 hack/cluster-up.sh
+export KUBECONFIG="${LOCAL_DIR}/kubeconfig"
+
+args=(--audit-log="${LOCAL_DIR}/logs/audit.log")
+if [[ "${WRITE:-0}" == 1 ]]; then
+	args+=(--write="${ROOT}/BENCHMARKS.md")
+fi
+echo "== Controller benchmark"
+go run ./hack/bench "${args[@]}" "$@"
+if [[ "${WRITE:-0}" == 1 ]]; then
+	{
+		echo
+		echo "## Go benchmarks"
+		echo
+		echo '```'
+		grep -E '^(Benchmark|goos|goarch|cpu|pkg)' .local-bench-micro.txt
+		echo '```'
+	} >>BENCHMARKS.md
+fi
+rm -f .local-bench-micro.txt
