@@ -12,7 +12,7 @@ go test -run '^$' -bench . -benchmem ./pkg/fluxconfig/ ./pkg/controller/ | tee .
 # A cluster of its own, so an e2e cluster in .local/ is left alone.
 export LOCAL_DIR="${ROOT}/.local-bench"
 hack/cluster-down.sh >/dev/null 2>&1 || true
-trap 'hack/cluster-down.sh >/dev/null 2>&1 || true' EXIT
+trap 'KEEP_LOGS=1 hack/cluster-down.sh >/dev/null 2>&1 || true' EXIT
 AUDIT=1 NODES=25 SKIP_SMOKE=1 hack/cluster-up.sh
 export KUBECONFIG="${LOCAL_DIR}/kubeconfig"
 
@@ -28,7 +28,7 @@ if [[ "${WRITE:-0}" == 1 ]]; then
 		echo "## Go benchmarks"
 		echo
 		echo '```'
-		grep -E '^(Benchmark|goos|goarch|cpu|pkg)' .local-bench-micro.txt
+		grep -E '^(Benchmark|goos|goarch|cpu|pkg)' .local-bench-micro.txt || true
 		echo '```'
 	} >>BENCHMARKS.md
 fi

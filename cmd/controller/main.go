@@ -30,12 +30,13 @@ type options struct {
 	apiQPS               float64
 	apiBurst             int
 	statusBatchPeriod    time.Duration
+	statusSettleTimeout  time.Duration
 	loggingFormat        string
 }
 
 func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "Path to a kubeconfig. Empty: in-cluster config, else $KUBECONFIG.")
-	fs.IntVar(&o.workers, "workers", 4, "MiniClusters synced at once.")
+	fs.IntVar(&o.workers, "workers", 16, "MiniClusters synced at once.")
 	fs.StringVar(&o.namespace, "namespace", "", "Watch only this namespace. Empty: all namespaces.")
 	fs.StringVar(&o.clusterDomain, "cluster-domain", "cluster.local", "The cluster's DNS domain, for the brokers' connect URIs.")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "Hold a Lease before acting, so only one replica works at a time.")
@@ -43,9 +44,10 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.leaderElectID, "leader-elect-id", "elasticflux-controller", "Name of the leader Lease.")
 	fs.StringVar(&o.metricsAddress, "metrics-bind-address", ":8080", "Address of the Prometheus /metrics endpoint; 0 disables it.")
 	fs.StringVar(&o.healthAddress, "health-probe-bind-address", ":8081", "Address of /healthz and /readyz; 0 disables them.")
-	fs.Float64Var(&o.apiQPS, "kube-api-qps", 50, "Sustained requests per second to the API server.")
-	fs.IntVar(&o.apiBurst, "kube-api-burst", 100, "Burst of requests to the API server.")
+	fs.Float64Var(&o.apiQPS, "kube-api-qps", 200, "Sustained requests per second to the API server.")
+	fs.IntVar(&o.apiBurst, "kube-api-burst", 400, "Burst of requests to the API server.")
 	fs.DurationVar(&o.statusBatchPeriod, "status-batch-period", time.Second, "How long to gather a Job's status changes into one MiniCluster status write.")
+	fs.DurationVar(&o.statusSettleTimeout, "status-settle-timeout", 5*time.Second, "How long a status write may wait for starting or stopping brokers to settle.")
 	fs.StringVar(&o.loggingFormat, "logging-format", "text", "Log format: text or json.")
 }
 

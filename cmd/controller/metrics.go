@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,10 +27,16 @@ func registerClientMetrics(registry prometheus.Registerer) {
 		Help:    "API server request latency by verb.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 	}, []string{"verb"})
-	registry.MustRegister(requests, latency)
+	// GETs split into watches (cheap, served from the watch cache, renewed
+	// every few minutes) and reads (GET and LIST of objects).
+	gets := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rest_client_get_requests_total",
+		Help: "API server GET requests, by whether they were watches.",
+	}, []string{"watch"})
+	registry.MustRegister(requests, latency, gets)
 	clientmetrics.Register(clientmetrics.RegisterOpts{
 		RequestResult:  resultAdapter{requests},
-		RequestLatency: latencyAdapter{latency},
+		RequestLatency: latencyAdapter{latency, gets},
 	})
 }
 
@@ -39,10 +46,16 @@ func (r resultAdapter) Increment(_ context.Context, code, method, _ string) {
 	r.counter.WithLabelValues(code, method).Inc()
 }
 
-type latencyAdapter struct{ histogram *prometheus.HistogramVec }
+type latencyAdapter struct {
+	histogram *prometheus.HistogramVec
+	gets      *prometheus.CounterVec
+}
 
-func (l latencyAdapter) Observe(_ context.Context, verb string, _ url.URL, latency time.Duration) {
+func (l latencyAdapter) Observe(_ context.Context, verb string, u url.URL, latency time.Duration) {
 	l.histogram.WithLabelValues(verb).Observe(latency.Seconds())
+	if verb == "GET" {
+		l.gets.WithLabelValues(strconv.FormatBool(u.Query().Get("watch") == "true")).Inc()
+	}
 }
 
 // workqueueMetrics is a workqueue.MetricsProvider backed by Prometheus.

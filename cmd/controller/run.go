@@ -99,8 +99,9 @@ func runController(ctx context.Context, opts options, kubeClient kubernetes.Inte
 	elasticInformers := informers.NewSharedInformerFactoryWithOptions(elasticClient, resyncPeriod, elasticOptions...)
 
 	c, err := controller.NewController(ctx, kubeClient, elasticClient, kubeInformers, elasticInformers, controller.Config{
-		ClusterDomain:     opts.clusterDomain,
-		StatusBatchPeriod: opts.statusBatchPeriod,
+		ClusterDomain:       opts.clusterDomain,
+		StatusBatchPeriod:   opts.statusBatchPeriod,
+		StatusSettleTimeout: opts.statusSettleTimeout,
 	})
 	if err != nil {
 		return err

@@ -271,12 +271,12 @@ func (b *bench) waitQuiet(ctx context.Context) {
 func (b *bench) measureIdle(ctx context.Context) (writes int, reads float64, err error) {
 	b.waitQuiet(ctx)
 	mark := b.auditOffset()
-	readsBefore, err := b.controller.metric("rest_client_requests_total")
+	readsBefore, err := b.controller.metric(`rest_client_get_requests_total{watch="false"}`)
 	if err != nil {
-		return 0, 0, err
+		readsBefore = 0 // no read made yet
 	}
 	time.Sleep(b.idle) // the measurement is what happens in this window
-	readsAfter, err := b.controller.metric("rest_client_requests_total")
+	readsAfter, err := b.controller.metric(`rest_client_get_requests_total{watch="false"}`)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -315,7 +315,9 @@ func (b *bench) sequentialResizes(ctx context.Context, name string, n int) (resi
 	}
 	events := b.readAudit(mark)
 	resize = resizeLatencies(events, []string{name})
-	writes = countWrites(events, func(e auditEvent) bool { return e.ObjectRef.Name == name || strings.HasPrefix(e.ObjectRef.Name, name+".") })
+	writes = countWrites(events, func(e auditEvent) bool {
+		return e.ObjectRef.Name == name || strings.HasPrefix(e.ObjectRef.Name, name+".")
+	})
 	writes.perResize = float64(n)
 	return resize, status, writes, nil
 }
@@ -394,4 +396,3 @@ func machine() string {
 	}
 	return fmt.Sprintf("%s, %d cores (%s), %s", host, cores, cpu, time.Now().UTC().Format("2006-01-02"))
 }
-

@@ -76,7 +76,8 @@ func (p *controllerProcess) metric(name string) (float64, error) {
 	var sum float64
 	found := false
 	for line := range strings.SplitSeq(string(body), "\n") {
-		if !strings.HasPrefix(line, name+" ") && !strings.HasPrefix(line, name+"{") {
+		// name may carry labels, e.g. metric{label="value"}.
+		if !strings.HasPrefix(line, name+" ") && !(strings.HasPrefix(line, name+"{") && !strings.Contains(name, "{")) {
 			continue
 		}
 		fields := strings.Fields(line)

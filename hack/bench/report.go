@@ -90,7 +90,7 @@ func (r *results) markdown() string {
 		perCreated, float64(creationEvents)/float64(max(last.created, 1)), mark(perCreated <= 6))
 	fmt.Fprintf(&s, "| %d MiniClusters created → all steady (wave of %d) | %.1f s | ≤ 30 s [57 s for the last 500] | %s |\n",
 		top, last.created, last.toSteady.Seconds(), mark(last.toSteady <= 30*time.Second))
-	fmt.Fprintf(&s, "| idle 2 minutes at %d: writes / API requests by the controller | %d / %.0f | 0 / 0 [0 writes, ~10 uncached LISTs per second] | %s |\n",
+	fmt.Fprintf(&s, "| idle 2 minutes at %d: writes / reads (GET, LIST; watch renewals not counted) by the controller | %d / %.0f | 0 / 0 [0 writes, ~10 uncached LISTs per second] | %s |\n",
 		top, r.idleWrites, r.idleReads, mark(r.idleWrites == 0 && r.idleReads == 0))
 	fmt.Fprintf(&s, "| controller restart with %d present: writes in the first 2 minutes | %d | 0 [1,001 status rewrites] | %s |\n",
 		top, r.restartWrites, mark(r.restartWrites == 0))

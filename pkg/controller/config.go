@@ -14,6 +14,11 @@ type Config struct {
 	// change, so the Job controller's separate active and ready updates
 	// land in one status write.
 	StatusBatchPeriod time.Duration
+	// StatusSettleTimeout is how long the status of a MiniCluster whose
+	// brokers are still starting or stopping may wait for them to settle,
+	// so a resize costs one status write rather than one per step. It
+	// bounds how stale status.size can be while the Job catches up.
+	StatusSettleTimeout time.Duration
 	// ForeignRetryPeriod is how often a MiniCluster blocked by an object it
 	// does not own is looked at again (such objects are outside the
 	// controller's label-filtered caches, so no event would wake it).
@@ -26,6 +31,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StatusBatchPeriod == 0 {
 		c.StatusBatchPeriod = time.Second
+	}
+	if c.StatusSettleTimeout == 0 {
+		c.StatusSettleTimeout = 5 * time.Second
 	}
 	if c.ForeignRetryPeriod == 0 {
 		c.ForeignRetryPeriod = time.Minute

@@ -7,6 +7,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -54,6 +55,11 @@ type Controller struct {
 	eventBroadcaster  record.EventBroadcaster
 	newCurveCertBytes func(name string) ([]byte, error)
 	now               func() time.Time
+
+	// settling holds, per MiniCluster whose status write is being held
+	// back while its brokers settle, when the holding began.
+	settlingLock sync.Mutex
+	settling     map[cache.ObjectName]time.Time
 }
 
 // ManagedSelector is the label selector the controller's Kubernetes
@@ -109,6 +115,16 @@ func NewController(
 		),
 		newCurveCertBytes: newCurveCertificate,
 		now:               time.Now,
+		settling:          map[cache.ObjectName]time.Time{},
+	}
+
+	for _, informer := range []cache.SharedIndexInformer{
+		mcInformer.Informer(), jobInformer.Informer(), serviceInformer.Informer(), configMapInformer.Informer(),
+		secretInformer.Informer(), serviceAccountInformer.Informer(), roleInformer.Informer(), roleBindingInformer.Informer(),
+	} {
+		if err := informer.SetTransform(trimForCache); err != nil {
+			return nil, fmt.Errorf("trimming cached objects: %w", err)
+		}
 	}
 
 	c.cachesSynced = []cache.InformerSynced{mcInformer.Informer().HasSynced}

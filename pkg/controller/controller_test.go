@@ -244,8 +244,22 @@ func TestSyncStatusFollowsJob(t *testing.T) {
 	job := f.kubeObjects[3].(*batchv1.Job)
 	job.Status.Active, job.Status.Ready = 3, ptr.To[int32](2)
 	f.miniClusters = append(f.miniClusters, mc)
-	f.sync(mc)
+	_, ctx := ktesting.NewTestContext(t)
+	c := f.newController(ctx)
+	clock := time.Unix(1000, 0)
+	c.now = func() time.Time { return clock }
 
+	// Brokers still starting: the write waits for them to settle.
+	result, err := c.syncHandler(ctx, cache.MetaObjectToName(mc))
+	require.NoError(t, err)
+	assert.Empty(t, f.elasticWrites(), "held back while the brokers settle")
+	assert.Equal(t, time.Second, result.requeueAfter)
+
+	// They did not settle in time: status says what exists now.
+	clock = clock.Add(5 * time.Second)
+	result, err = c.syncHandler(ctx, cache.MetaObjectToName(mc))
+	require.NoError(t, err)
+	assert.Zero(t, result.requeueAfter)
 	assert.Empty(t, f.kubeWrites())
 	require.Equal(t, []string{"update miniclusters/status"}, f.elasticWrites())
 	status := f.client.Actions()[0].(core.UpdateAction).GetObject().(*v1alpha1.MiniCluster).Status
@@ -258,6 +272,65 @@ func TestSyncStatusFollowsJob(t *testing.T) {
 	resizing := meta.FindStatusCondition(status.Conditions, ConditionResizing)
 	require.NotNil(t, resizing)
 	assert.Equal(t, ReasonScalingUp, resizing.Reason)
+}
+
+// TestSyncWritesSettledStatusAtOnce: once the Job has caught up, the one
+// status write of a resize happens without waiting.
+func TestSyncWritesSettledStatusAtOnce(t *testing.T) {
+	f := newFixture(t)
+	mc := newMiniCluster("flux-sample", 4, 8)
+	f.kubeObjects = steadyChildren(t, mc, 2)
+	f.miniClusters = append(f.miniClusters, withStatus(mc.DeepCopy(), f.kubeObjects[3].(*batchv1.Job)))
+	job := f.kubeObjects[3].(*batchv1.Job)
+	job.Spec.Parallelism, job.Spec.Completions = ptr.To[int32](4), ptr.To[int32](4)
+	job.Status.Active, job.Status.Ready = 4, ptr.To[int32](4)
+	f.sync(mc)
+
+	require.Equal(t, []string{"update miniclusters/status"}, f.elasticWrites())
+	status := f.client.Actions()[0].(core.UpdateAction).GetObject().(*v1alpha1.MiniCluster).Status
+	assert.Equal(t, int32(4), status.Size)
+	assert.True(t, meta.IsStatusConditionTrue(status.Conditions, ConditionReady))
+}
+
+// TestTrimForCache: the caches keep no pod templates, config data, key
+// material or managed fields.
+func TestTrimForCache(t *testing.T) {
+	mc := newMiniCluster("flux-sample", 2, 8)
+	objects := steadyChildren(t, mc, 2)
+	for _, obj := range objects {
+		metaOf(obj).SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: "x"}})
+		trimmed, err := trimForCache(obj)
+		require.NoError(t, err)
+		assert.Empty(t, metaOf(trimmed).GetManagedFields())
+		switch o := trimmed.(type) {
+		case *batchv1.Job:
+			assert.Empty(t, o.Spec.Template.Spec.Containers)
+			assert.Equal(t, int32(2), *o.Spec.Parallelism, "the size stays")
+		case *corev1.ConfigMap:
+			assert.Nil(t, o.Data)
+			assert.NotEmpty(t, o.Annotations[configHashAnnotation], "the hash stays")
+		case *corev1.Secret:
+			assert.Nil(t, o.Data)
+		}
+	}
+}
+
+// TestSyncRewritesDriftedConfigMap: a ConfigMap rendered by another
+// version is brought up to date; its cached copy holds only the hash.
+func TestSyncRewritesDriftedConfigMap(t *testing.T) {
+	f := newFixture(t)
+	mc := newMiniCluster("flux-sample", 2, 8)
+	f.kubeObjects = steadyChildren(t, mc, 2)
+	stale := f.kubeObjects[1].(*corev1.ConfigMap)
+	stale.Annotations[configHashAnnotation] = "older"
+	stale.Data = nil
+	f.miniClusters = append(f.miniClusters, withStatus(mc, f.kubeObjects[3].(*batchv1.Job)))
+	f.sync(mc)
+
+	require.Equal(t, []string{"update configmaps"}, f.kubeWrites())
+	updated := f.kubeClient.Actions()[0].(core.UpdateAction).GetObject().(*corev1.ConfigMap)
+	assert.Contains(t, updated.Data[brokerTOMLKey], "flux-sample-[0-7]")
+	assert.Equal(t, hashData(updated.Data), updated.Annotations[configHashAnnotation])
 }
 
 func TestSyncMirrorsJobCompletion(t *testing.T) {

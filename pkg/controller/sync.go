@@ -9,7 +9,9 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
@@ -87,7 +89,45 @@ func (c *Controller) syncHandler(ctx context.Context, key cache.ObjectName) (syn
 		// resize costs one status write, not two.
 		return syncResult{}, nil
 	}
+	if wait := c.settleWait(key, cached, mc, job); wait > 0 {
+		return syncResult{requeueAfter: wait}, nil
+	}
 	return syncResult{}, c.updateStatus(ctx, cached, mc, job)
+}
+
+// settleWait says how long to hold back the status write of a MiniCluster
+// whose brokers are still starting or stopping: the Job reports each step
+// (pods created, then ready) in its own update, and writing every one would
+// cost several status writes per resize. It holds back only changes of the
+// counts, and at most StatusSettleTimeout; zero means write now.
+func (c *Controller) settleWait(key cache.ObjectName, cached, mc *v1alpha1.MiniCluster, job *batchv1.Job) time.Duration {
+	c.settlingLock.Lock()
+	defer c.settlingLock.Unlock()
+	computeStatus(mc, job)
+	if equality.Semantic.DeepEqual(cached.Status, mc.Status) {
+		delete(c.settling, key)
+		return 0
+	}
+	want, _ := desiredJobSize(mc)
+	converging := jobFinished(job) == "" && (job.Status.Active != want || ptr.Deref(job.Status.Ready, 0) != want)
+	sameProblems := equality.Semantic.DeepEqual(
+		meta.FindStatusCondition(cached.Status.Conditions, ConditionDegraded),
+		meta.FindStatusCondition(mc.Status.Conditions, ConditionDegraded))
+	if !converging || !sameProblems {
+		delete(c.settling, key)
+		return 0
+	}
+	now := c.now()
+	since, held := c.settling[key]
+	if !held {
+		since = now
+		c.settling[key] = now
+	}
+	if remaining := c.config.StatusSettleTimeout - now.Sub(since); remaining > 0 {
+		return min(remaining, c.config.StatusBatchPeriod)
+	}
+	delete(c.settling, key)
+	return 0
 }
 
 // syncChildren gets or creates every owned object and resizes the Job. It
@@ -184,11 +224,16 @@ func (c *Controller) ensureConfigMap(ctx context.Context, mc *v1alpha1.MiniClust
 		c.kubeClient.CoreV1().ConfigMaps(mc.Namespace).Create,
 		c.kubeClient.CoreV1().ConfigMaps(mc.Namespace).Get,
 	)
-	if err != nil || equalStringMaps(existing.Data, desired.Data) {
+	// The cache holds no data, only its hash (see trimForCache).
+	if err != nil || existing.Annotations[configHashAnnotation] == desired.Annotations[configHashAnnotation] {
 		return err
 	}
 	update := existing.DeepCopy()
 	update.Data = desired.Data
+	if update.Annotations == nil {
+		update.Annotations = map[string]string{}
+	}
+	update.Annotations[configHashAnnotation] = desired.Annotations[configHashAnnotation]
 	if _, err := c.kubeClient.CoreV1().ConfigMaps(mc.Namespace).Update(ctx, update, metav1.UpdateOptions{FieldManager: FieldManager}); err != nil {
 		return fmt.Errorf("updating broker configmap: %w", err)
 	}
@@ -271,16 +316,4 @@ func ensure[T metav1.Object](
 	}
 	klog.FromContext(ctx).V(2).Info("Created", "kind", kind, "object", klog.KObj(created))
 	return created, nil
-}
-
-func equalStringMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
