@@ -52,6 +52,7 @@ type bench struct {
 	controller    *controllerProcess
 	ctrlConfig    string
 	idle, restart time.Duration
+	kcmQPS        int
 }
 
 func main() {
@@ -63,9 +64,10 @@ func main() {
 		idle       = flag.Duration("idle", 2*time.Minute, "How long to watch an idle controller.")
 		restart    = flag.Duration("restart-window", 2*time.Minute, "How long to watch a restarted controller.")
 		write      = flag.String("write", "", "Also write the report to this Markdown file.")
+		kcmQPS     = flag.Int("kcm-qps", 20, "kube-controller-manager's --kube-api-qps, for the report.")
 	)
 	flag.Parse()
-	b := &bench{root: root, auditLog: *auditLog, idle: *idle, restart: *restart}
+	b := &bench{root: root, auditLog: *auditLog, idle: *idle, restart: *restart, kcmQPS: *kcmQPS}
 	report, err := b.run(*kubeconfig, *levels)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -109,7 +111,7 @@ func (b *bench) run(kubeconfig, levelList string) (string, error) {
 		levels = append(levels, n)
 	}
 
-	r := &results{machine: machine(), levels: map[int]levelResult{}}
+	r := &results{machine: machine(), kcmQPS: b.kcmQPS, levels: map[int]levelResult{}}
 	created := 0
 	for _, level := range levels {
 		fmt.Fprintf(os.Stderr, "bench: growing to %d MiniClusters\n", level)

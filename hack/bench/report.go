@@ -19,6 +19,7 @@ type levelResult struct {
 
 type results struct {
 	machine       string
+	kcmQPS        int
 	order         []int
 	levels        map[int]levelResult
 	idleWrites    int
@@ -53,7 +54,7 @@ func mark(ok bool) string {
 
 func (r *results) markdown() string {
 	var s strings.Builder
-	fmt.Fprintf(&s, "# elasticflux benchmarks\n\nMachine: %s. Local control plane from `hack/cluster-up.sh` (Kubernetes 1.36.3, 25 kwok nodes, audit log on); the controller runs as its own ServiceAccount with default flags. Figures in brackets are the other operator's on the same machine.\n\n", r.machine)
+	fmt.Fprintf(&s, "# elasticflux benchmarks\n\nMachine: %s. Local control plane from `hack/cluster-up.sh` (Kubernetes 1.36.3, 25 kwok nodes, audit log on); kube-controller-manager's client at %d requests/s; the controller runs as its own ServiceAccount with default flags. Figures in brackets are the other operator's on the same machine.\n\n", r.machine, r.kcmQPS)
 
 	top := r.order[len(r.order)-1]
 	last := r.levels[top]

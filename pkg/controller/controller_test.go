@@ -30,7 +30,7 @@ import (
 // fixture seeds the listers and fake clients with objects, runs one sync,
 // and exposes the write actions both clients saw.
 type fixture struct {
-	t          *testing.T
+	t          testing.TB
 	kubeClient *kubefake.Clientset
 	client     *fake.Clientset
 	recorder   *record.FakeRecorder
@@ -39,7 +39,7 @@ type fixture struct {
 	kubeObjects  []runtime.Object
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	return &fixture{t: t}
 }
 
@@ -142,7 +142,7 @@ func newMiniCluster(name string, size, maxSize int32) *v1alpha1.MiniCluster {
 
 // steadyChildren are the objects an earlier sync made for mc, with the Job
 // at jobSize and its pods all running and ready.
-func steadyChildren(t *testing.T, mc *v1alpha1.MiniCluster, jobSize int32) []runtime.Object {
+func steadyChildren(t testing.TB, mc *v1alpha1.MiniCluster, jobSize int32) []runtime.Object {
 	cm, err := newConfigMap(mc, "cluster.local")
 	require.NoError(t, err)
 	job := newJob(mc)
