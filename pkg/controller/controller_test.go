@@ -237,6 +237,25 @@ func TestSyncClampsOutOfRangeSize(t *testing.T) {
 	assert.Equal(t, []string{"Warning SizeOutOfRange spec.size 12 is outside [1, 8]; running 8 brokers"}, f.events())
 }
 
+// TestSyncClampRecordsProblemWithResize: a clamp that also resizes the Job
+// records the condition at once, so the next sync sends no second warning.
+func TestSyncClampRecordsProblemWithResize(t *testing.T) {
+	f := newFixture(t)
+	mc := newMiniCluster("flux-sample", 12, 8)
+	f.kubeObjects = steadyChildren(t, mc, 2)
+	f.miniClusters = append(f.miniClusters, mc)
+	f.sync(mc)
+
+	assert.Equal(t, []string{"patch jobs"}, f.kubeWrites())
+	require.Equal(t, []string{"update miniclusters/status"}, f.elasticWrites())
+	updated := f.client.Actions()[0].(core.UpdateAction).GetObject().(*v1alpha1.MiniCluster)
+	assert.True(t, meta.IsStatusConditionTrue(updated.Status.Conditions, ConditionDegraded))
+	assert.Equal(t, []string{
+		"Normal Resized Resized from 2 to 8 brokers",
+		"Warning SizeOutOfRange spec.size 12 is outside [1, 8]; running 8 brokers",
+	}, f.events())
+}
+
 func TestSyncStatusFollowsJob(t *testing.T) {
 	f := newFixture(t)
 	mc := newMiniCluster("flux-sample", 4, 8)

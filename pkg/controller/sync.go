@@ -86,7 +86,11 @@ func (c *Controller) syncHandler(ctx context.Context, key cache.ObjectName) (syn
 	if jobChanged {
 		// The Job's status still describes the old size; the watch event
 		// for our own write brings a sync that records the new one, so this
-		// resize costs one status write, not two.
+		// resize costs one status write, not two. A new problem is recorded
+		// now, so its Warning event is not sent twice.
+		if !sameDegraded(cached, mc) {
+			return syncResult{}, c.updateStatus(ctx, cached, mc, job)
+		}
 		return syncResult{}, nil
 	}
 	if wait := c.settleWait(key, cached, mc, job); wait > 0 {
@@ -110,10 +114,7 @@ func (c *Controller) settleWait(key cache.ObjectName, cached, mc *v1alpha1.MiniC
 	}
 	want, _ := desiredJobSize(mc)
 	converging := jobFinished(job) == "" && (job.Status.Active != want || ptr.Deref(job.Status.Ready, 0) != want)
-	sameProblems := equality.Semantic.DeepEqual(
-		meta.FindStatusCondition(cached.Status.Conditions, ConditionDegraded),
-		meta.FindStatusCondition(mc.Status.Conditions, ConditionDegraded))
-	if !converging || !sameProblems {
+	if !converging || !sameDegraded(cached, mc) {
 		delete(c.settling, key)
 		return 0
 	}
@@ -316,4 +317,11 @@ func ensure[T metav1.Object](
 	}
 	klog.FromContext(ctx).V(2).Info("Created", "kind", kind, "object", klog.KObj(created))
 	return created, nil
+}
+
+// sameDegraded reports whether mc carries the Degraded condition cached has.
+func sameDegraded(cached, mc *v1alpha1.MiniCluster) bool {
+	return equality.Semantic.DeepEqual(
+		meta.FindStatusCondition(cached.Status.Conditions, ConditionDegraded),
+		meta.FindStatusCondition(mc.Status.Conditions, ConditionDegraded))
 }
