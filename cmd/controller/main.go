@@ -1,5 +1,12 @@
-// Command controller runs the elasticflux MiniCluster controller, or, as
-// `controller render -f FILE`, prints what it would create for a MiniCluster.
+// Command controller runs the elasticflux MiniCluster controller.
+//
+//	controller [flags]                  run the controller
+//	controller render -f FILE [flags]   print what it would create for a MiniCluster
+//
+// The controller serves Prometheus metrics on /metrics and the probes
+// /healthz and /readyz, and stops cleanly on SIGTERM or SIGINT: workers
+// stop, then the leader Lease is released, then the HTTP servers close. A
+// second signal ends the process at once.
 package main
 
 import (
@@ -7,87 +14,81 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"k8s.io/klog/v2"
 )
 
-// options are the controller's flags.
-type options struct {
-	kubeconfig           string
-	workers              int
-	namespace            string
-	clusterDomain        string
-	leaderElect          bool
-	leaderElectNamespace string
-	leaderElectID        string
-	metricsAddress       string
-	healthAddress        string
-	apiQPS               float64
-	apiBurst             int
-	statusBatchPeriod    time.Duration
-	statusSettleTimeout  time.Duration
-	loggingFormat        string
-}
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	// exitUsage is for a command line the program cannot run with.
+	exitUsage = 2
+)
 
-func (o *options) addFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "Path to a kubeconfig. Empty: in-cluster config, else $KUBECONFIG.")
-	fs.IntVar(&o.workers, "workers", 16, "MiniClusters synced at once.")
-	fs.StringVar(&o.namespace, "namespace", "", "Watch only this namespace. Empty: all namespaces.")
-	fs.StringVar(&o.clusterDomain, "cluster-domain", "cluster.local", "The cluster's DNS domain, for the brokers' connect URIs.")
-	fs.BoolVar(&o.leaderElect, "leader-elect", false, "Hold a Lease before acting, so only one replica works at a time.")
-	fs.StringVar(&o.leaderElectNamespace, "leader-elect-namespace", "", "Namespace of the leader Lease. Empty: the pod's namespace, else the watched one, else elasticflux-system.")
-	fs.StringVar(&o.leaderElectID, "leader-elect-id", "elasticflux-controller", "Name of the leader Lease.")
-	fs.StringVar(&o.metricsAddress, "metrics-bind-address", ":8080", "Address of the Prometheus /metrics endpoint; 0 disables it.")
-	fs.StringVar(&o.healthAddress, "health-probe-bind-address", ":8081", "Address of /healthz and /readyz; 0 disables them.")
-	fs.Float64Var(&o.apiQPS, "kube-api-qps", 200, "Sustained requests per second to the API server.")
-	fs.IntVar(&o.apiBurst, "kube-api-burst", 400, "Burst of requests to the API server.")
-	fs.DurationVar(&o.statusBatchPeriod, "status-batch-period", time.Second, "How long to gather a Job's status changes into one MiniCluster status write.")
-	fs.DurationVar(&o.statusSettleTimeout, "status-settle-timeout", 5*time.Second, "How long a status write may wait for starting or stopping brokers to settle.")
-	fs.StringVar(&o.loggingFormat, "logging-format", "text", "Log format: text or json.")
-}
+// errUsage marks an error in the command line rather than one met while
+// running.
+var errUsage = errors.New("usage")
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "render" {
-		if err := render(os.Args[2:], os.Stdin, os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, "render:", err)
-			os.Exit(1)
-		}
-		return
+	os.Exit(runMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// runMain is main with its inputs and outputs passed in, and the exit code
+// returned, so tests can drive the command line.
+func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "render" {
+		return runRender(args[1:], stdin, stdout, stderr)
 	}
 
-	fs := flag.NewFlagSet("controller", flag.ExitOnError)
-	klog.InitFlags(fs)
-	var opts options
-	opts.addFlags(fs)
-	_ = fs.Parse(os.Args[1:])
-	if err := setUpLogging(opts.loggingFormat); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
+	fs := flag.NewFlagSet("controller", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage:\n  controller [flags]                 run the MiniCluster controller\n  controller render -f FILE [flags]  print the objects it would create for a MiniCluster\n\nFlags:\n")
+		fs.PrintDefaults()
 	}
+	klog.InitFlags(fs)
+	opts := defaultOptions()
+	opts.addFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "unexpected argument %q: the only subcommand is render\n", fs.Arg(0))
+		return exitUsage
+	}
+	if err := opts.validate(); err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	verbosity, err := klogVerbosity(fs)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	setUpLogging(opts.loggingFormat, verbosity, stderr)
+	defer klog.Flush()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	// After the first signal, the default handling comes back, so a second
+	// one kills a shutdown that hangs.
+	context.AfterFunc(ctx, stop)
 	logger := klog.Background()
 	ctx = klog.NewContext(ctx, logger)
+
+	logger.Info("Starting", "workers", opts.workers, "namespace", opts.namespace, "leaderElect", opts.leaderElect)
 	if err := run(ctx, opts); err != nil {
 		logger.Error(err, "Controller stopped")
-		klog.FlushAndExit(klog.ExitFlushTimeout, 1)
+		return exitFailure
 	}
-	klog.Flush()
-}
-
-func setUpLogging(format string) error {
-	switch format {
-	case "text":
-		return nil
-	case "json":
-		klog.SetSlogLogger(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.Level(-10)})))
-		return nil
-	}
-	return errors.New(`--logging-format must be "text" or "json"`)
+	logger.Info("Controller stopped")
+	return exitOK
 }

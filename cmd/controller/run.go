@@ -2,24 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
-	"os"
-	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/rand"
 	kubeinformers "k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/klog/v2"
 
 	"github.com/elasticflux/elasticflux/pkg/controller"
@@ -27,69 +17,103 @@ import (
 	informers "github.com/elasticflux/elasticflux/pkg/generated/informers/externalversions"
 )
 
-// resyncPeriod re-examines every MiniCluster from the caches now and then,
-// a safety net that costs no API calls.
+// userAgent names the controller's requests in the API server's audit log.
+const userAgent = "elasticflux-controller"
+
+// resyncPeriod re-examines every MiniCluster from the caches now and then:
+// a safety net for a missed event that costs no API calls.
 const resyncPeriod = 10 * time.Minute
 
-func run(ctx context.Context, opts options) error {
-	logger := klog.FromContext(ctx)
-	config, err := restConfig(opts.kubeconfig)
-	if err != nil {
-		return fmt.Errorf("loading kubeconfig: %w", err)
-	}
-	config.QPS, config.Burst = float32(opts.apiQPS), opts.apiBurst
-	config.UserAgent = "elasticflux-controller"
+// notSyncedReason is what /readyz says until the caches are filled.
+const notSyncedReason = "waiting for informer caches to sync"
 
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	registerClientMetrics(registry)
-	if err := controller.RegisterMetrics(registry); err != nil {
-		return fmt.Errorf("registering metrics: %w", err)
+// run runs the controller until ctx is done: the HTTP endpoints at once,
+// the controller itself at once or, with --leader-elect, while this process
+// holds the Lease.
+func run(ctx context.Context, opts options) error {
+	config, err := loadRESTConfig(opts.kubeconfig)
+	if err != nil {
+		return fmt.Errorf("loading the client config: %w", err)
 	}
+	config.UserAgent = userAgent
+	// Leader election gets a client of its own, with client-go's default
+	// budget: renewals must not queue behind a thousand syncs in the main
+	// client's rate limiter, or a busy leader would lose its Lease. It is
+	// copied before the GET counter goes on, so the read counts the
+	// benchmarks take are the controller's work only.
+	electionConfig := rest.CopyConfig(config)
+	electionConfig.UserAgent = userAgent + "/leader-election"
+	config.QPS, config.Burst = float32(opts.apiQPS), opts.apiBurst
+
+	metrics := newClientMetrics()
+	metrics.install()
+	config.Wrap(metrics.wrapTransport)
+	registry, err := newRegistry(metrics)
+	if err != nil {
+		return err
+	}
+	ready := newReadiness(notSyncedReason)
+	stopServers, err := startHTTPServers(ctx, opts, registry, ready)
+	if err != nil {
+		return err
+	}
+	defer stopServers()
 
 	kubeClient, err := kubernetes.NewForConfig(config)
 	if err != nil {
-		return fmt.Errorf("building kubernetes client: %w", err)
+		return fmt.Errorf("building the Kubernetes client: %w", err)
 	}
 	elasticClient, err := clientset.NewForConfig(config)
 	if err != nil {
-		return fmt.Errorf("building elasticflux client: %w", err)
+		return fmt.Errorf("building the elasticflux client: %w", err)
 	}
-
-	// ready is what /readyz reports: a standby waiting for the lease is
-	// ready (it serves nothing yet), a leader once its caches synced.
-	var ready atomic.Bool
-	ready.Store(opts.leaderElect)
-	servers := startServers(ctx, opts, registry, &ready)
-	defer shutdown(servers)
-
-	work := func(ctx context.Context) {
-		ready.Store(false)
-		if err := runController(ctx, opts, kubeClient, elasticClient, &ready); err != nil {
-			logger.Error(err, "Controller failed")
-		}
+	work := func(ctx context.Context) error {
+		return runController(ctx, opts, kubeClient, elasticClient, ready)
 	}
 	if !opts.leaderElect {
-		work(ctx)
-		return nil
+		return work(ctx)
 	}
-	return runWithLeaderElection(ctx, opts, kubeClient, work)
+
+	electionClient, err := kubernetes.NewForConfig(electionConfig)
+	if err != nil {
+		return fmt.Errorf("building the leader election client: %w", err)
+	}
+	election, err := newLeaderElection(opts, electionClient)
+	if err != nil {
+		return err
+	}
+	return election.run(ctx, ready, work)
 }
 
-func restConfig(kubeconfig string) (*rest.Config, error) {
+// loadRESTConfig reads --kubeconfig when given; else the in-cluster config,
+// else $KUBECONFIG or ~/.kube/config, as kubectl would.
+func loadRESTConfig(kubeconfig string) (*rest.Config, error) {
 	if kubeconfig != "" {
 		return clientcmd.BuildConfigFromFlags("", kubeconfig)
 	}
-	if config, err := rest.InClusterConfig(); err == nil {
+	config, inClusterErr := rest.InClusterConfig()
+	if inClusterErr == nil {
 		return config, nil
 	}
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	config, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("not in a cluster (%w) and no usable kubeconfig: %w", inClusterErr, err)
+	}
+	return config, nil
 }
 
-func runController(ctx context.Context, opts options, kubeClient kubernetes.Interface, elasticClient clientset.Interface, ready *atomic.Bool) error {
-	managedOnly := kubeinformers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = controller.ManagedSelector })
-	kubeOptions := []kubeinformers.SharedInformerOption{managedOnly}
+// runController builds the informers and the controller and runs it until
+// ctx is done. ready follows the informer caches.
+func runController(ctx context.Context, opts options, kubeClient kubernetes.Interface, elasticClient clientset.Interface, ready *readiness) error {
+	logger := klog.FromContext(ctx)
+	ready.notReady(notSyncedReason)
+
+	// Only the objects the controller manages, so memory stays flat as the
+	// cluster fills with other workloads' Jobs, Secrets and ConfigMaps.
+	kubeOptions := []kubeinformers.SharedInformerOption{
+		kubeinformers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = controller.ManagedSelector }),
+	}
 	var elasticOptions []informers.SharedInformerOption
 	if opts.namespace != "" {
 		kubeOptions = append(kubeOptions, kubeinformers.WithNamespace(opts.namespace))
@@ -104,108 +128,38 @@ func runController(ctx context.Context, opts options, kubeClient kubernetes.Inte
 		StatusSettleTimeout: opts.statusSettleTimeout,
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("creating the controller: %w", err)
 	}
+
+	// Shutdown waits for the informers' goroutines, which end with ctx:
+	// cancel runs first (defers run last-in, first-out).
+	ctx, cancel := context.WithCancel(ctx)
 	kubeInformers.Start(ctx.Done())
 	elasticInformers.Start(ctx.Done())
 	defer kubeInformers.Shutdown()
 	defer elasticInformers.Shutdown()
-	go func() {
-		kubeInformers.WaitForCacheSync(ctx.Done())
-		elasticInformers.WaitForCacheSync(ctx.Done())
-		ready.Store(ctx.Err() == nil)
-	}()
-	return c.Run(ctx, opts.workers)
-}
+	defer cancel()
 
-func runWithLeaderElection(ctx context.Context, opts options, kubeClient kubernetes.Interface, work func(context.Context)) error {
-	logger := klog.FromContext(ctx)
-	hostname, err := os.Hostname()
-	if err != nil {
-		return fmt.Errorf("reading hostname: %w", err)
-	}
-	identity := hostname + "_" + rand.String(8)
-	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Name: opts.leaderElectID, Namespace: leaseNamespace(opts)},
-		Client:     kubeClient.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: identity},
-	}
-	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-		Lock:            lock,
-		ReleaseOnCancel: true,
-		LeaseDuration:   15 * time.Second,
-		RenewDeadline:   10 * time.Second,
-		RetryPeriod:     2 * time.Second,
-		Name:            opts.leaderElectID,
-		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: work,
-			OnStoppedLeading: func() { logger.Info("Leader lease lost or released", "identity", identity) },
-			OnNewLeader:      func(leader string) { logger.Info("Leader", "identity", leader, "self", leader == identity) },
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("setting up leader election: %w", err)
-	}
-	elector.Run(ctx)
-	if ctx.Err() == nil {
-		// Lost the lease while still asked to run: exit so a fresh process
-		// starts from clean caches.
-		return errors.New("lost the leader lease")
+	go func() {
+		if allSynced(kubeInformers.WaitForCacheSync(ctx.Done())) && allSynced(elasticInformers.WaitForCacheSync(ctx.Done())) {
+			logger.Info("Informer caches synced; ready")
+			ready.ready()
+		}
+	}()
+
+	if err := c.Run(ctx, opts.workers); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("running the controller: %w", err)
 	}
 	return nil
 }
 
-func leaseNamespace(opts options) string {
-	if opts.leaderElectNamespace != "" {
-		return opts.leaderElectNamespace
-	}
-	if data, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil && len(data) > 0 {
-		return string(data)
-	}
-	if opts.namespace != "" {
-		return opts.namespace
-	}
-	return "elasticflux-system"
-}
-
-// startServers serves /metrics and the health probes.
-func startServers(ctx context.Context, opts options, registry *prometheus.Registry, ready *atomic.Bool) []*http.Server {
-	logger := klog.FromContext(ctx)
-	var servers []*http.Server
-	serve := func(address string, mux *http.ServeMux) {
-		if address == "" || address == "0" {
-			return
+// allSynced reports whether every informer a factory waited for synced; a
+// false means the wait was cut short.
+func allSynced[K comparable](synced map[K]bool) bool {
+	for _, ok := range synced {
+		if !ok {
+			return false
 		}
-		server := &http.Server{Addr: address, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		servers = append(servers, server)
-		go func() {
-			if err := server.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				logger.Error(err, "HTTP server failed", "address", address)
-			}
-		}()
 	}
-
-	metrics := http.NewServeMux()
-	metrics.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
-	serve(opts.metricsAddress, metrics)
-
-	health := http.NewServeMux()
-	health.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
-	health.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !ready.Load() {
-			http.Error(w, "informer caches not synced", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte("ok"))
-	})
-	serve(opts.healthAddress, health)
-	return servers
-}
-
-func shutdown(servers []*http.Server) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for _, server := range servers {
-		_ = server.Shutdown(ctx)
-	}
+	return true
 }
