@@ -98,6 +98,9 @@ stop() {
   # task), found by the cgroups kubelet gave the pods.
   # shellcheck disable=SC2046
   kill_pids "processes left in the node's cgroups" $(pids_in_node_cgroups)
+  local sockets
+  sockets="$(shim_sockets)"
+  [[ -z "${sockets}" ]] || xargs rm -f <<<"${sockets}"
   # Container root filesystems, sandbox /dev/shm, pod network namespaces.
   unmount_under "${CONTAINERD_DIR}"
 }

@@ -46,6 +46,9 @@ done < <(iptables-save 2>/dev/null | grep -F -e "${POD_SUBNET}" -e "${NODE_IP}" 
 for dir in $(node_cgroup_dirs); do
   [[ -d "${dir}" ]] && found "cgroup: ${dir}"
 done
+for f in $(shim_sockets); do
+  found "containerd shim socket: ${f}"
+done
 for f in $(cni_cache_files); do
   found "CNI cache file: ${f}"
 done

@@ -130,6 +130,19 @@ node_sandbox_ids() {
   find "${dir}" -mindepth 1 -maxdepth 1 -type d -printf '%f\n'
 }
 
+# shim_sockets: the sockets of this node's containerd shims that still
+# exist. containerd 1.6 puts them in /run/containerd/s whatever its state
+# directory, named sha256(<containerd socket>/<namespace>/<id>); a shim
+# that exits cleanly removes its own, a killed one leaves it.
+shim_sockets() {
+  local id socket base="${CONTAINERD_DIR}/root/io.containerd.grpc.v1.cri"
+  for id in $(node_sandbox_ids; find "${base}/containers" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' 2>/dev/null); do
+    socket="/run/containerd/s/$(printf '%s' "${CONTAINERD_SOCK}/k8s.io/${id}" | sha256sum | cut -d' ' -f1)"
+    [[ -e "${socket}" ]] && echo "${socket}"
+  done
+  return 0
+}
+
 # cni_cache_files: what libcni cached in /var/lib/cni/results for this node
 # (one file per attachment: <network>-<sandbox>-<interface>) that a CNI DEL
 # did not remove: those of our network, and of the loopback network the CRI
