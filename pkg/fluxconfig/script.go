@@ -17,8 +17,14 @@ import (
 // carries this reason, so drains set by an administrator are left alone.
 const DrainReason = "elasticflux: scale-down"
 
-// maxRunDir keeps <rundir>/local, the broker's UNIX socket, under the socket
-// path limit (108 bytes on Linux, less elsewhere).
+// StoppedExitCode is the start script's exit status when Kubernetes stopped
+// the broker (128 + SIGTERM, as a shell reports it). The Job's pod failure
+// policy tells it apart from a failing command by this code.
+const StoppedExitCode = 143
+
+// maxRunDir keeps <rundir>/local-<rank>, the broker's UNIX socket, under
+// the socket path limit (108 bytes on Linux, less elsewhere) for any rank
+// up to five digits.
 const maxRunDir = 90
 
 // fsdPattern is an RFC 23 Flux Standard Duration: a number and an optional
@@ -62,7 +68,7 @@ type ScriptOptions struct {
 	// not rendered.
 	Hostlist string
 	// RunDir is the broker's rundir. The preStop hook and the undrain step
-	// talk to the broker through its socket, local://<RunDir>/local, so it
+	// talk to the broker through its socket, local://<RunDir>/local-<rank>, so it
 	// must be the same path for both scripts, and writable.
 	RunDir string
 	// MinSize is the broker quorum: how many brokers must be online before
@@ -119,7 +125,7 @@ type startScriptView struct {
 	RPartial        string
 	HostsArg        string
 	RunDir          string
-	FluxURI         string
+	FluxURIPrefix   string
 	DrainReason     string
 	UndrainReason   string
 	BrokerOptions   []string
@@ -129,13 +135,14 @@ type startScriptView struct {
 	DumpOption      string
 	Interactive     bool
 	InitialProgram  []string
+	StoppedExitCode int
 }
 
 // preStopScriptView holds what the preStop template prints, shell-quoted.
 type preStopScriptView struct {
-	FluxURI      string
-	DrainReason  string
-	DrainTimeout int
+	FluxURIPrefix string
+	DrainReason   string
+	DrainTimeout  int
 }
 
 // RenderStartScript renders the POSIX sh script every broker container runs.
@@ -152,20 +159,23 @@ type preStopScriptView struct {
 //     the preStop hook drained them before.
 //
 // The script exits with the broker's status, so the pod of rank 0 succeeds
-// or fails with the command.
+// or fails with the command, except when it was stopped by SIGTERM or
+// SIGINT: then it exits StoppedExitCode, so Kubernetes never takes a broker
+// it stopped for one that finished.
 func RenderStartScript(options ScriptOptions) (string, error) {
 	if err := options.validateStart(); err != nil {
 		return "", err
 	}
 	view := startScriptView{
-		ConfigPath:    shellQuote(options.ConfigPath),
-		CurveCertPath: shellQuote(options.CurveCertPath),
-		EncodeR:       !options.RenderedR,
-		RunDir:        shellQuote(options.RunDir),
-		FluxURI:       shellQuote(localFluxURI(options.RunDir)),
-		DrainReason:   shellQuote(DrainReason),
-		UndrainReason: shellQuote("elasticflux: rejoined"),
-		Interactive:   options.Interactive,
+		ConfigPath:      shellQuote(options.ConfigPath),
+		CurveCertPath:   shellQuote(options.CurveCertPath),
+		EncodeR:         !options.RenderedR,
+		RunDir:          shellQuote(options.RunDir),
+		FluxURIPrefix:   shellQuote(LocalURI(options.RunDir, "")),
+		DrainReason:     shellQuote(DrainReason),
+		UndrainReason:   shellQuote("elasticflux: rejoined"),
+		Interactive:     options.Interactive,
+		StoppedExitCode: StoppedExitCode,
 	}
 	if options.CurveCertSource != "" {
 		view.CurveCertSource = shellQuote(options.CurveCertSource)
@@ -233,9 +243,9 @@ func RenderPreStopScript(options ScriptOptions) (string, error) {
 		return "", err
 	}
 	view := preStopScriptView{
-		FluxURI:      shellQuote(localFluxURI(options.RunDir)),
-		DrainReason:  shellQuote(DrainReason),
-		DrainTimeout: options.DrainTimeoutSeconds,
+		FluxURIPrefix: shellQuote(LocalURI(options.RunDir, "")),
+		DrainReason:   shellQuote(DrainReason),
+		DrainTimeout:  options.DrainTimeoutSeconds,
 	}
 	var script bytes.Buffer
 	if err := preStopTemplate.Execute(&script, view); err != nil {
@@ -368,9 +378,11 @@ func validateRunDir(runDir string) error {
 	return nil
 }
 
-// localFluxURI is the URI of the broker's socket in runDir.
-func localFluxURI(runDir string) string {
-	return "local://" + runDir + "/local"
+// LocalURI is the URI of the socket of the broker of the given rank
+// started with -Srundir=runDir: Flux names it local-<rank>. An empty rank
+// gives the prefix a script completes with the rank it reads at run time.
+func LocalURI(runDir, rank string) string {
+	return "local://" + runDir + "/local-" + rank
 }
 
 // partialArchivePath is where rank 0 dumps before the dump replaces the

@@ -1,12 +1,15 @@
 package fluxconfig
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -240,8 +243,9 @@ func TestRenderPreStopScriptRejects(t *testing.T) {
 	assert.ErrorContains(t, err, "drain timeout")
 }
 
-// checkShellSyntax runs sh -n on script, and shellcheck when it is
-// installed (CI installs it; without it only that check is skipped).
+// checkShellSyntax runs sh -n on script, and shellcheck. Without
+// shellcheck that check is skipped on a developer's machine, and fails
+// under CI=true, where a missing tool must not pass for a clean script.
 func checkShellSyntax(t *testing.T, script string) {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "script.sh")
@@ -250,7 +254,10 @@ func checkShellSyntax(t *testing.T, script string) {
 	require.NoError(t, err, "sh -n: %s", out)
 	shellcheck, err := exec.LookPath("shellcheck")
 	if err != nil {
-		t.Log("shellcheck is not installed: skipping that check")
+		if os.Getenv("CI") == "true" {
+			t.Fatal("shellcheck is not installed, and CI=true needs it: apt-get install shellcheck")
+		}
+		t.Log("shellcheck is not installed: skipping that check (CI=true makes this a failure)")
 		return
 	}
 	out, err = exec.Command(shellcheck, "--shell=sh", "--severity=style", file).CombinedOutput()
@@ -269,6 +276,10 @@ for arg in "$@"; do record="$record$arg
 printf '%sFLUX_URI=%s\n\n' "$record" "${FLUX_URI:-}" >>"$FAKE_FLUX_LOG"
 case "$1 $2" in
 "R encode")
+	if [ -n "${FAKE_SLOW_ENCODE:-}" ]; then
+		echo ready >"$FAKE_FLUX_LOG.encoding"
+		sleep 1
+	fi
 	echo '{"version":1}'
 	;;
 "resource drain")
@@ -284,6 +295,15 @@ case "$1 $2" in
 	if [ "$polls" -lt "${FAKE_BUSY_POLLS:-0}" ]; then echo 3; fi
 	;;
 esac
+if [ "$1" = uptime ]; then
+	# The broker joins after FAKE_JOIN_POLLS looks, and prints what
+	# flux uptime prints.
+	polls=$(cat "$FAKE_FLUX_LOG.uptime" 2>/dev/null || echo 0)
+	echo $((polls + 1)) >"$FAKE_FLUX_LOG.uptime"
+	state=run
+	if [ "$polls" -lt "${FAKE_JOIN_POLLS:-0}" ]; then state=join; fi
+	echo " 17:04:11 $state 3.1s,  owner flux,  depth 0,  size 4,  2 offline"
+fi
 if [ "$1" = start ]; then
 	for arg in "$@"; do
 		case $arg in
@@ -387,6 +407,20 @@ func (s *scriptSandbox) call(t *testing.T, prefix ...string) []string {
 	return nil
 }
 
+// counts returns how often flux was called with each first two arguments.
+func (s *scriptSandbox) counts(t *testing.T) map[string]int {
+	t.Helper()
+	counts := map[string]int{}
+	for _, call := range s.calls(t) {
+		key := call[0]
+		if len(call) > 2 && !strings.HasPrefix(call[1], "-") && !strings.HasPrefix(call[1], "FLUX_URI=") {
+			key += " " + call[1]
+		}
+		counts[key]++
+	}
+	return counts
+}
+
 func TestStartScriptRunsRankZero(t *testing.T) {
 	sandbox := newScriptSandbox(t)
 	options := sandbox.options
@@ -400,7 +434,8 @@ func TestStartScriptRunsRankZero(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := sandbox.command(t, ctx, script, "JOB_COMPLETION_INDEX=0", "FAKE_START_STATUS=3").CombinedOutput()
+	// The pod's FLUX_URI (for kubectl exec) must not reach the broker.
+	out, err := sandbox.command(t, ctx, script, "JOB_COMPLETION_INDEX=0", "FAKE_START_STATUS=3", "FLUX_URI=local:///pod/env").CombinedOutput()
 	var exitErr *exec.ExitError
 	require.ErrorAs(t, err, &exitErr, "output: %s", out)
 	assert.Equal(t, 3, exitErr.ExitCode(), "the script exits with the broker's status")
@@ -467,9 +502,11 @@ func TestStartScriptSavesAndRestoresTheArchive(t *testing.T) {
 func TestStartScriptJoinsAndUndrains(t *testing.T) {
 	tests := map[string]struct {
 		drainReason string
+		joinPolls   int
 		wantUndrain bool
 	}{
 		"drained by elasticflux":      {drainReason: DrainReason, wantUndrain: true},
+		"joins after a while":         {drainReason: DrainReason, joinPolls: 2, wantUndrain: true},
 		"drained by an administrator": {drainReason: "bad memory"},
 		"not drained":                 {drainReason: ""},
 	}
@@ -484,7 +521,7 @@ func TestStartScriptJoinsAndUndrains(t *testing.T) {
 			require.NoError(t, err)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			env := []string{"JOB_COMPLETION_INDEX=2", "FAKE_DRAIN_REASON=" + tc.drainReason}
+			env := []string{"JOB_COMPLETION_INDEX=2", "FAKE_DRAIN_REASON=" + tc.drainReason, fmt.Sprintf("FAKE_JOIN_POLLS=%d", tc.joinPolls)}
 			if tc.wantUndrain {
 				env = append(env, "FAKE_START=wait-for-undrain")
 			}
@@ -498,18 +535,44 @@ func TestStartScriptJoinsAndUndrains(t *testing.T) {
 				"-Sbroker.quorum=1",
 				"FLUX_URI=",
 			}, start, "other ranks run no initial program and touch no archive")
+			// The background check asks for the drain reason once the
+			// broker runs, then decides.
+			require.Eventually(t, func() bool { return sandbox.call(t, "resource", "drain") != nil }, 20*time.Second, 50*time.Millisecond)
+			assert.Equal(t, []string{
+				"resource", "drain", "--no-header", "--include=2", "--format={reason}",
+				"FLUX_URI=local://" + options.RunDir + "/local-2",
+			}, sandbox.call(t, "resource", "drain"), "the rank's own socket")
 			if tc.wantUndrain {
 				assert.Equal(t, []string{
 					"resource", "undrain", "2", "elasticflux: rejoined",
-					"FLUX_URI=local://" + options.RunDir + "/local",
+					"FLUX_URI=local://" + options.RunDir + "/local-2",
 				}, sandbox.call(t, "resource", "undrain"))
 			} else {
-				// The background check asks for the drain reason, then decides.
-				require.Eventually(t, func() bool { return sandbox.call(t, "resource", "drain") != nil }, 20*time.Second, 50*time.Millisecond)
 				assert.Never(t, func() bool { return sandbox.call(t, "resource", "undrain") != nil }, time.Second, 50*time.Millisecond)
 			}
+			counts := sandbox.counts(t)
+			assert.Equal(t, 1, counts["resource drain"], "the drain is read once")
+			assert.Equal(t, tc.joinPolls+1, counts["uptime"], "one look at the broker state per poll until it runs")
 		})
 	}
+}
+
+// TestStartScriptUndrainGivesUp: a broker that ends before it ever runs
+// leaves the undrain check with nothing to do, at once.
+func TestStartScriptUndrainGivesUp(t *testing.T) {
+	sandbox := newScriptSandbox(t)
+	options := sandbox.options
+	options.Command = []string{"hostname"}
+	script, err := RenderStartScript(options)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	started := time.Now()
+	out, err := sandbox.command(t, ctx, script, "JOB_COMPLETION_INDEX=2", "FAKE_JOIN_POLLS=1000", "FAKE_DRAIN_REASON="+DrainReason).CombinedOutput()
+	require.NoError(t, err, "output: %s", out)
+	assert.Contains(t, string(out), "rank 2 never reached the run state")
+	assert.Less(t, time.Since(started), 10*time.Second)
+	assert.Nil(t, sandbox.call(t, "resource"), "no drain read, no undrain")
 }
 
 func TestStartScriptForwardsSIGTERM(t *testing.T) {
@@ -521,16 +584,70 @@ func TestStartScriptForwardsSIGTERM(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := sandbox.command(t, ctx, script, "JOB_COMPLETION_INDEX=0", "FAKE_START=wait-for-term")
+	var out lockedOutput
+	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
 	require.Eventually(t, func() bool {
 		_, err := os.Stat(sandbox.log + ".ready")
 		return err == nil
 	}, 10*time.Second, 50*time.Millisecond, "the broker never started")
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	require.NoError(t, cmd.Wait(), "the broker exits 0 on SIGTERM, and so must the script")
+	assertExitCode(t, StoppedExitCode, cmd.Wait(), "the broker exits 0 on SIGTERM, and the script says it was stopped")
 	term, err := os.ReadFile(sandbox.log + ".term")
 	require.NoError(t, err, "SIGTERM did not reach the broker")
 	assert.Equal(t, "terminated\n", string(term))
+	assert.Contains(t, out.String(), "stopped by Kubernetes (the broker exited 0)")
+}
+
+// TestStartScriptStopsBeforeTheBrokerStarts: as PID 1 the script would
+// ignore a SIGTERM it has no handler for, and the pod would sit out its
+// whole grace period. A stop while the broker is being prepared ends the
+// script without starting it.
+func TestStartScriptStopsBeforeTheBrokerStarts(t *testing.T) {
+	sandbox := newScriptSandbox(t)
+	options := sandbox.options
+	options.Interactive = true
+	script, err := RenderStartScript(options)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := sandbox.command(t, ctx, script, "JOB_COMPLETION_INDEX=1", "FAKE_SLOW_ENCODE=1")
+	require.NoError(t, cmd.Start())
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(sandbox.log + ".encoding")
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond, "R was never encoded")
+	stopped := time.Now()
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	assertExitCode(t, StoppedExitCode, cmd.Wait(), "stopped before the broker started")
+	assert.Less(t, time.Since(stopped), 5*time.Second)
+	assert.Nil(t, sandbox.call(t, "start"), "the broker never starts after a stop")
+}
+
+// assertExitCode checks that err is an exit with the given code.
+func assertExitCode(t *testing.T, want int, err error, msg string) {
+	t.Helper()
+	var exitErr *exec.ExitError
+	require.ErrorAs(t, err, &exitErr, msg)
+	assert.Equal(t, want, exitErr.ExitCode(), msg)
+}
+
+// lockedOutput collects a process's output, safe for its two writers.
+type lockedOutput struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (o *lockedOutput) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.Write(p)
+}
+
+func (o *lockedOutput) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
 }
 
 func TestStartScriptNeedsTheJobIndex(t *testing.T) {
@@ -605,7 +722,11 @@ func TestPreStopScript(t *testing.T) {
 			cmd.Env = append(withoutEnv(cmd.Env, "JOB_COMPLETION_INDEX"), tc.env...)
 			out, err := cmd.CombinedOutput()
 			require.NoError(t, err, "the preStop hook always exits 0; output: %s", out)
-			assert.Contains(t, string(out), tc.wantMessage)
+			if tc.wantMessage == "" {
+				assert.Empty(t, string(out), "nothing to say")
+			} else {
+				assert.Contains(t, string(out), tc.wantMessage)
+			}
 
 			drain := sandbox.call(t, "resource", "drain")
 			if !tc.wantDrain {
@@ -614,7 +735,7 @@ func TestPreStopScript(t *testing.T) {
 			}
 			assert.Equal(t, []string{
 				"resource", "drain", "--update", "3", DrainReason,
-				"FLUX_URI=local://" + options.RunDir + "/local",
+				"FLUX_URI=local://" + options.RunDir + "/local-3",
 			}, drain)
 			polls := 0
 			for _, call := range sandbox.calls(t) {

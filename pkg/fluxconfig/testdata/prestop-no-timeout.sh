@@ -11,9 +11,6 @@ log() {
 	printf 'elasticflux prestop: %s\n' "$*" >&2
 }
 
-FLUX_URI=local:///run/elasticflux/broker/local
-export FLUX_URI
-
 rank=${JOB_COMPLETION_INDEX:-}
 case $rank in
 '' | *[!0-9]*)
@@ -26,6 +23,10 @@ if [ "$rank" -eq 0 ]; then
 	# with the whole instance.
 	exit 0
 fi
+
+# The broker's own socket, which Flux names after the rank.
+FLUX_URI=local:///run/elasticflux/broker/local-$rank
+export FLUX_URI
 
 # --update keeps an administrator's earlier drain and its reason.
 if ! flux resource drain --update "$rank" 'elasticflux: scale-down'; then

@@ -12,9 +12,6 @@ log() {
 	printf 'elasticflux prestop: %s\n' "$*" >&2
 }
 
-FLUX_URI=local:///run/elasticflux/broker/local
-export FLUX_URI
-
 rank=${JOB_COMPLETION_INDEX:-}
 case $rank in
 '' | *[!0-9]*)
@@ -28,6 +25,10 @@ if [ "$rank" -eq 0 ]; then
 	exit 0
 fi
 
+# The broker's own socket, which Flux names after the rank.
+FLUX_URI=local:///run/elasticflux/broker/local-$rank
+export FLUX_URI
+
 # --update keeps an administrator's earlier drain and its reason.
 if ! flux resource drain --update "$rank" 'elasticflux: scale-down'; then
 	log "could not drain rank $rank; stopping without waiting"
@@ -37,7 +38,7 @@ fi
 # A drained rank that still runs jobs shows as "draining".
 waited=0
 while [ "$waited" -lt 120 ]; do
-	if ! busy=$(flux resource status --states=draining --include="$rank" --skip-empty --no-header --format='{ranks}' 2>/dev/null); then
+	if ! busy=$(flux resource status --states=draining --include="$rank" --skip-empty --no-header --format='{ranks}'); then
 		log "could not read the state of rank $rank; stopping"
 		exit 0
 	fi

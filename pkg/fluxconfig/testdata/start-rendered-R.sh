@@ -9,7 +9,26 @@
 # JOB_COMPLETION_INDEX is the pod's index in its Indexed Job. The pod's
 # hostname is <name>-<index>, and a broker's rank is the position of its
 # hostname in the bootstrap hosts list: the same number.
+#
+# Exit status: 143 when Kubernetes stopped the broker (SIGTERM), whatever
+# the broker said, so a deleted broker is never taken for a finished one;
+# otherwise the broker's own status, which on rank 0 is the command's.
 set -eu
+
+# This script is the container's PID 1, and PID 1 ignores any signal it has
+# no handler for: trap before anything else, so a stop that comes while the
+# broker is still being prepared ends the pod at once.
+broker=
+stopped=
+# shellcheck disable=SC2317 # called by the trap below
+stop() {
+	stopped=1
+	if [ -z "$broker" ]; then
+		exit 143
+	fi
+	kill -TERM "$broker" 2>/dev/null || :
+}
+trap stop TERM INT
 
 log() {
 	printf 'elasticflux: %s\n' "$*" >&2
@@ -22,6 +41,10 @@ case $rank in
 	exit 1
 	;;
 esac
+
+# The pod's FLUX_URI is for people and programs that exec into the pod; the
+# broker must not take it for an enclosing instance.
+unset FLUX_URI
 
 # Nothing written here is for other users, and the broker refuses a curve
 # certificate that group or other can read.
@@ -36,27 +59,37 @@ cp /etc/elasticflux-curve/curve.cert /run/elasticflux/curve.cert
 chmod 0400 /run/elasticflux/curve.cert
 
 # A broker that leaves on scale-down is drained by the preStop hook, and
-# Flux keeps it drained when it comes back. Once this broker can reach the
-# instance, undrain it, but only if the drain was elasticflux's: a drain set
-# by an administrator stays.
-undrain_when_joined() {
-	FLUX_URI=local:///run/elasticflux/broker/local
+# Flux keeps it drained when it comes back. Once this broker runs, undrain
+# it, but only if the drain was elasticflux's: a drain set by an
+# administrator stays. Waiting costs a `flux uptime` (no Python) at most
+# every 8 seconds, for as long as the broker lives and at most 30 minutes;
+# the drain is then read and lifted once.
+undrain_after_join() {
+	FLUX_URI=local:///run/elasticflux/broker/local-$rank
 	export FLUX_URI
-	tries=0
-	while [ "$tries" -lt 600 ]; do
-		if reason=$(flux resource drain --no-header --include="$rank" --format='{reason}' 2>/dev/null); then
-			case $reason in
-			*'elasticflux: scale-down'*)
-				flux resource undrain "$rank" 'elasticflux: rejoined' ||
-					log "could not undrain rank $rank"
-				;;
-			esac
+	delay=1
+	waited=0
+	until flux uptime 2>/dev/null | grep -q '^ *[0-9:]* run '; do
+		if ! kill -0 "$broker" 2>/dev/null || [ "$waited" -ge 1800 ]; then
+			log "rank $rank never reached the run state; leaving any drain in place"
 			return 0
 		fi
-		sleep 1
-		tries=$((tries + 1))
+		sleep "$delay"
+		waited=$((waited + delay))
+		if [ "$delay" -lt 8 ]; then
+			delay=$((delay * 2))
+		fi
 	done
-	log "gave up checking whether rank $rank is drained"
+	if ! reason=$(flux resource drain --no-header --include="$rank" --format='{reason}'); then
+		log "could not read the drain of rank $rank"
+		return 0
+	fi
+	case $reason in
+	*'elasticflux: scale-down'*)
+		flux resource undrain "$rank" 'elasticflux: rejoined' ||
+			log "could not undrain rank $rank"
+		;;
+	esac
 }
 
 set -- -c /etc/elasticflux/broker.toml
@@ -66,18 +99,17 @@ set -- "$@" -Stbon.connect_timeout=5s
 set -- "$@" -Slog-stderr-level=6
 if [ "$rank" -eq 0 ]; then
 	set -- "$@" flux submit -N 4 --watch hostname
-else
-	undrain_when_joined &
 fi
 
 # This script stays the container's main process, rather than exec the
 # broker, so that it can finish the work above after the broker exits; it
 # passes the stop signal from Kubernetes on to the broker, which shuts down
 # cleanly (and on rank 0 saves the instance) when it gets SIGTERM.
-broker=
-trap 'if [ -n "$broker" ]; then kill -TERM "$broker" 2>/dev/null || :; fi' TERM INT
 flux start "$@" &
 broker=$!
+if [ "$rank" -ne 0 ]; then
+	undrain_after_join &
+fi
 status=0
 wait "$broker" || status=$?
 # A trapped signal interrupts wait with a status above 128 while the broker
@@ -86,4 +118,8 @@ while [ "$status" -gt 128 ] && kill -0 "$broker" 2>/dev/null; do
 	status=0
 	wait "$broker" || status=$?
 done
+if [ -n "$stopped" ]; then
+	log "stopped by Kubernetes (the broker exited $status)"
+	exit 143
+fi
 exit "$status"
