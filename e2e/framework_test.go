@@ -305,7 +305,15 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// miniCluster is an interactive MiniCluster the tests start from.
+// kwokNodeSelector and kwokToleration put a pod on the kwok nodes, which
+// run no containers and are tainted so that nothing else lands there.
+var (
+	kwokNodeSelector = map[string]string{"type": "kwok"}
+	kwokToleration   = corev1.Toleration{Key: "kwok.x-k8s.io/node", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}
+)
+
+// miniCluster is an interactive MiniCluster the tests start from. Its
+// brokers run on the kwok nodes.
 func miniCluster(name string, size, minSize, maxSize int32) *v1alpha1.MiniCluster {
 	return &v1alpha1.MiniCluster{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
@@ -316,6 +324,12 @@ func miniCluster(name string, size, minSize, maxSize int32) *v1alpha1.MiniCluste
 			Container: v1alpha1.ContainerSpec{
 				Image:     "ghcr.io/converged-computing/flux-view-rocky:tag-9",
 				Resources: v1alpha1.Resources{Requests: map[corev1.ResourceName]resource.Quantity{corev1.ResourceCPU: resource.MustParse("500m")}},
+			},
+			Pod: &v1alpha1.PodSpec{
+				NodeSelector: kwokNodeSelector,
+				Tolerations: []v1alpha1.Toleration{{
+					Key: kwokToleration.Key, Operator: kwokToleration.Operator, Effect: kwokToleration.Effect,
+				}},
 			},
 		},
 	}

@@ -137,7 +137,11 @@ func TestSelectorCountsBrokersOnly(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "sidecar", Labels: map[string]string{
 			"job-name": "flux-sample", "batch.kubernetes.io/job-name": "flux-sample",
 		}},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
+		Spec: corev1.PodSpec{
+			NodeSelector: kwokNodeSelector,
+			Tolerations:  []corev1.Toleration{kwokToleration},
+			Containers:   []corev1.Container{{Name: "c", Image: "busybox"}},
+		},
 	}
 	_, err := kubeClient.CoreV1().Pods(ns).Create(ctx, decoy, metav1.CreateOptions{})
 	require.NoError(t, err)

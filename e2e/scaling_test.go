@@ -32,7 +32,7 @@ const usageAnnotation = "kwok.x-k8s.io/usage-cpu"
 // through kwok's simulated usage, until setUsage changes it.
 func busyMiniCluster(maxSize int32) *v1alpha1.MiniCluster {
 	mc := miniCluster("flux-sample", 1, 1, maxSize)
-	mc.Spec.Pod = &v1alpha1.PodSpec{Annotations: map[string]string{usageAnnotation: "400m"}}
+	mc.Spec.Pod.Annotations = map[string]string{usageAnnotation: "400m"}
 	return mc
 }
 

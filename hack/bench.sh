@@ -12,7 +12,17 @@ go test -run '^$' -bench . -benchmem ./pkg/fluxconfig/ ./pkg/controller/ | tee .
 # A cluster of its own, so an e2e cluster in .local/ is left alone.
 export LOCAL_DIR="${ROOT}/.local-bench"
 hack/cluster-down.sh >/dev/null 2>&1 || true
-trap 'KEEP_LOGS=1 hack/cluster-down.sh >/dev/null 2>&1 || true' EXIT
+# Quiet unless cluster-down fails (say, it finds leftovers): then it says
+# why and the run fails.
+stop_cluster() {
+	local rc=$? out
+	if ! out="$(KEEP_LOGS=1 hack/cluster-down.sh 2>&1)"; then
+		echo "${out}" >&2
+		rc=1
+	fi
+	exit "${rc}"
+}
+trap stop_cluster EXIT
 # kube-controller-manager's client defaults to 20 requests/s; at that rate
 # the Job controller, not elasticflux, caps creation at ~4 MiniClusters/s
 # (each Job costs it ~5 requests). Production clusters of this size raise it.

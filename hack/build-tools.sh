@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the local control-plane binaries into the repo's git-ignored bin/:
+# Builds the local cluster's binaries into the repo's git-ignored bin/:
 #   etcd kube-apiserver kube-controller-manager kube-scheduler kubectl
-#   kwok metrics-server
+#   kwok metrics-server                        (the control plane)
+#   kubelet kube-proxy coredns                 (the real node, hack/node/)
 # Everything comes from the Go module proxy through the pinned tools modules
 # under hack/tools/ (go.mod + go.sum committed, so builds are reproducible).
 #
@@ -30,8 +31,11 @@ TOOLS=(
   "kube-controller-manager|.|k8s.io/kubernetes/cmd/kube-controller-manager"
   "kube-scheduler|.|k8s.io/kubernetes/cmd/kube-scheduler"
   "kubectl|.|k8s.io/kubernetes/cmd/kubectl"
+  "kubelet|.|k8s.io/kubernetes/cmd/kubelet"
+  "kube-proxy|.|k8s.io/kubernetes/cmd/kube-proxy"
   "kwok|kwok|sigs.k8s.io/kwok/cmd/kwok"
   "metrics-server|metrics-server|sigs.k8s.io/metrics-server/cmd/metrics-server"
+  "coredns|coredns|github.com/coredns/coredns"
 )
 
 log() { printf '[build-tools %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
@@ -48,7 +52,7 @@ module_version() {
 ldflags_for() {
   local name="$1" moddir="$2" flags="-s -w" v
   case "${name}" in
-    kube-*|kubectl)
+    kube-*|kubectl|kubelet)
       v="$(module_version "${moddir}/go.mod" k8s.io/kubernetes)"
       local major minor rest
       major="${v#v}"; major="${major%%.*}"

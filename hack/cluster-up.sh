@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# Starts a real Kubernetes control plane on 127.0.0.1 with kwok fake nodes,
-# for e2e tests, `make run` and benchmarks. No containers: etcd,
-# kube-apiserver, kube-controller-manager, kube-scheduler, kwok and
-# metrics-server run as plain background processes from bin/ (built by
-# hack/build-tools.sh). All state is under .local/ (see hack/cluster/lib.sh);
-# stop everything with hack/cluster-down.sh.
+# Starts a local Kubernetes cluster for e2e tests, `make run` and
+# benchmarks: a real control plane with kwok fake nodes (for scale) and one
+# real node that runs containers (hack/node/). etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler, kwok and metrics-server run as
+# plain background processes from bin/ (built by hack/build-tools.sh); the
+# real node is kubelet, kube-proxy and CoreDNS from bin/ with Debian's
+# containerd and runc, in a network namespace of its own that the API server
+# reaches over a veth pair (hack/node/network.sh). All state is under
+# .local/ (see hack/cluster/lib.sh); stop everything with
+# hack/cluster-down.sh, which checks that nothing is left behind.
 #
 # Idempotent: if .local/ already holds a running, healthy cluster it says so
 # and exits 0. A stale .local/ (processes gone) is cleaned up first.
 #
 # Env (all optional):
-#   NODES=4                 number of fake kwok nodes
+#   NODES=4                 number of fake kwok nodes (tainted
+#                           kwok.x-k8s.io/node=fake:NoSchedule; the real node
+#                           elasticflux-node is not)
 #   NODE_CPU=32 NODE_MEMORY=256Gi NODE_PODS=110   allocatable per node
 #   AUDIT=1                 audit log of writes to .local/logs/audit.log
 #   CONTROLLER_ADMIN=1      bind user elasticflux-controller to cluster-admin
@@ -22,13 +28,17 @@
 #                           free port above each default)
 #   POD_CIDR=10.244.0.1/16  fake pod IPs kwok hands out (nothing listens there)
 #   APISERVER_EXTRA_ARGS KCM_EXTRA_ARGS SCHEDULER_EXTRA_ARGS KWOK_EXTRA_ARGS
-#   METRICS_SERVER_EXTRA_ARGS   extra flags, split on whitespace
+#   METRICS_SERVER_EXTRA_ARGS KUBELET_EXTRA_ARGS KUBE_PROXY_EXTRA_ARGS
+#                           extra flags, split on whitespace
 #   BIN_DIR LOCAL_DIR       where binaries / state live (default bin/, .local/)
 #   READY_TIMEOUT=180       seconds to wait for each readiness step
 set -euo pipefail
 
+HACK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=hack/cluster/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/cluster/lib.sh"
+source "${HACK_DIR}/cluster/lib.sh"
+# shellcheck source=hack/node/lib.sh
+source "${HACK_DIR}/node/lib.sh"
 
 NODES="${NODES:-4}"
 NODE_CPU="${NODE_CPU:-32}"
@@ -40,10 +50,9 @@ SKIP_SMOKE="${SKIP_SMOKE:-0}"
 VERIFY_METRICS="${VERIFY_METRICS:-0}"
 POD_CIDR="${POD_CIDR:-10.244.0.1/16}"
 READY_TIMEOUT="${READY_TIMEOUT:-180}"
-SERVICE_CIDR="10.0.0.0/24"
-# First address of the service range: the `kubernetes` Service's ClusterIP,
-# so it goes into the serving cert's SANs.
-SERVICE_IP="10.0.0.1"
+# What kwok nodes carry, and what a pod meant for them says.
+KWOK_NODE_SELECTOR="type=kwok"
+KWOK_TAINT_KEY="kwok.x-k8s.io/node"
 KWOK_STAGES=(
   stage/node/fast/node-initialize.yaml
   "stage/node/heartbeat-with-lease/*.yaml"
@@ -58,11 +67,12 @@ KWOK_STAGES=(
 )
 
 [[ "${NODES}" =~ ^[0-9]+$ ]] || die "NODES must be a number, got '${NODES}'"
-for tool in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok metrics-server; do
+for tool in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok metrics-server kubelet kube-proxy coredns; do
   [[ -x "${BIN_DIR}/${tool}" ]] || die "${BIN_DIR}/${tool} missing: run hack/build-tools.sh first"
 done
 command -v openssl >/dev/null || die "openssl is required (apt-get install openssl)"
 command -v curl >/dev/null || die "curl is required (apt-get install curl)"
+require_node_prerequisites
 
 lock_cluster
 
@@ -73,6 +83,7 @@ print_usage_hint() {
     printf '\nCluster is up.\n'
     printf '  admin kubeconfig:      %s\n' "${ADMIN_KUBECONFIG}"
     printf '  controller kubeconfig: %s (user elasticflux-controller)\n' "${CONTROLLER_KUBECONFIG}"
+    printf '  real node:             %s at %s; pods on %s, reachable from this machine\n' "${NODE_NAME}" "${NODE_IP}" "${POD_SUBNET}"
     printf '  ports etc.:            source %s/env\n' "${LOCAL_DIR}"
     printf '  stop:                  hack/cluster-down.sh\n\n'
   } >&2
@@ -97,7 +108,7 @@ apiserver_ready() { kubectl_admin get --raw /readyz >/dev/null 2>&1; }
 # ---------------------------------------------------------------------------
 if [[ -d "${LOCAL_DIR}" ]]; then
   all_alive=1
-  for c in "${CLUSTER_COMPONENTS[@]}"; do
+  for c in "${CLUSTER_COMPONENTS[@]}" "${NODE_COMPONENTS[@]}"; do
     component_alive "${c}" || { all_alive=0; break; }
   done
   if [[ "${all_alive}" == 1 ]] && apiserver_ready; then
@@ -107,11 +118,12 @@ if [[ -d "${LOCAL_DIR}" ]]; then
       log "WARNING: AUDIT=${AUDIT} requested but the running cluster has AUDIT=${running_audit:-?}; run hack/cluster-down.sh first to change it"
     fi
     bind_controller_admin
+    load_node_env
     print_usage_hint
     exit 0
   fi
   log "found stale state in ${LOCAL_DIR}; cleaning it up"
-  "$(dirname "${BASH_SOURCE[0]}")/cluster-down.sh" --locked
+  "${HACK_DIR}/cluster-down.sh" --locked
 fi
 
 # ---------------------------------------------------------------------------
@@ -147,8 +159,6 @@ mkdir -p "${PKI_DIR}" "${RUN_DIR}" "${LOG_DIR}" "${LOCAL_DIR}/metrics-server"
 mkdir -m 700 "${LOCAL_DIR}/etcd" # etcd warns about anything looser
 # Marker so cluster-down only ever `rm -rf`s a directory this script made.
 touch "${LOCAL_DIR}/.elasticflux-cluster"
-APISERVER_URL="https://127.0.0.1:${APISERVER_PORT}"
-
 # On any failure from here on (a failed command under set -e, or die): stop
 # what we started so no stray processes hold ports, and keep .local/ with
 # its logs for inspection. An EXIT trap (not ERR) so `die` is covered too.
@@ -164,6 +174,18 @@ trap on_exit EXIT
 # Make Ctrl-C / kill run the same cleanup with a meaningful exit code.
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# ---------------------------------------------------------------------------
+# 1b. The real node's network comes first: the API server listens on the
+#     host's end of the node's veth pair, so pods reach it through the
+#     `kubernetes` Service and the kubelet's API is reachable from it.
+#     Never 0.0.0.0 or a public interface: nothing off this machine can
+#     reach the cluster.
+# ---------------------------------------------------------------------------
+"${HACK_DIR}/node/network.sh" start
+load_node_env
+APISERVER_ADDRESS="${NODE_HOST_IP}"
+APISERVER_URL="https://${APISERVER_ADDRESS}:${APISERVER_PORT}"
 
 # ---------------------------------------------------------------------------
 # 2. PKI with openssl: cluster CA (signs the apiserver serving cert; kcm uses
@@ -187,7 +209,7 @@ subjectKeyIdentifier = hash
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature,keyEncipherment
 extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1,IP:${SERVICE_IP},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
+subjectAltName = IP:127.0.0.1,IP:${APISERVER_ADDRESS},IP:${KUBERNETES_SERVICE_IP},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
 [v3_client]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature,keyEncipherment
@@ -241,36 +263,12 @@ ${MS_TOKEN},metrics-server,metrics-server,"system:masters"
 EOF
 chmod 600 "${PKI_DIR}/tokens.csv"
 
-# write_kubeconfig <file> <user> <token>
-write_kubeconfig() {
-  cat >"$1" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: elasticflux-local
-  cluster:
-    server: ${APISERVER_URL}
-    certificate-authority-data: $(base64 -w0 <"${PKI_DIR}/ca.crt")
-users:
-- name: $2
-  user:
-    token: $3
-contexts:
-- name: elasticflux-local
-  context:
-    cluster: elasticflux-local
-    user: $2
-    namespace: default
-current-context: elasticflux-local
-EOF
-  chmod 600 "$1"
-}
-write_kubeconfig "${ADMIN_KUBECONFIG}" admin "${ADMIN_TOKEN}"
-write_kubeconfig "${CONTROLLER_KUBECONFIG}" elasticflux-controller "${CONTROLLER_TOKEN}"
-write_kubeconfig "${LOCAL_DIR}/kube-controller-manager.kubeconfig" system:kube-controller-manager "${KCM_TOKEN}"
-write_kubeconfig "${LOCAL_DIR}/kube-scheduler.kubeconfig" system:kube-scheduler "${SCHED_TOKEN}"
-write_kubeconfig "${LOCAL_DIR}/kwok.kubeconfig" kwok "${KWOK_TOKEN}"
-write_kubeconfig "${LOCAL_DIR}/metrics-server.kubeconfig" metrics-server "${MS_TOKEN}"
+write_kubeconfig "${ADMIN_KUBECONFIG}" "${APISERVER_URL}" admin "${ADMIN_TOKEN}"
+write_kubeconfig "${CONTROLLER_KUBECONFIG}" "${APISERVER_URL}" elasticflux-controller "${CONTROLLER_TOKEN}"
+write_kubeconfig "${LOCAL_DIR}/kube-controller-manager.kubeconfig" "${APISERVER_URL}" system:kube-controller-manager "${KCM_TOKEN}"
+write_kubeconfig "${LOCAL_DIR}/kube-scheduler.kubeconfig" "${APISERVER_URL}" system:kube-scheduler "${SCHED_TOKEN}"
+write_kubeconfig "${LOCAL_DIR}/kwok.kubeconfig" "${APISERVER_URL}" kwok "${KWOK_TOKEN}"
+write_kubeconfig "${LOCAL_DIR}/metrics-server.kubeconfig" "${APISERVER_URL}" metrics-server "${MS_TOKEN}"
 
 AUDIT_LOG=""
 [[ "${AUDIT}" == 1 ]] && AUDIT_LOG="${LOG_DIR}/audit.log"
@@ -289,7 +287,11 @@ export METRICS_SERVER_PORT=${METRICS_SERVER_PORT}
 export NODES=${NODES}
 export AUDIT=${AUDIT}
 export AUDIT_LOG=${AUDIT_LOG}
+export APISERVER_ADDRESS=${APISERVER_ADDRESS}
+export DNS_SERVICE_IP=${DNS_SERVICE_IP}
 EOF
+cat "${NODE_ENV}" >>"${LOCAL_DIR}/env"
+"${HACK_DIR}/node/credentials.sh"
 
 # ---------------------------------------------------------------------------
 # 4. etcd
@@ -312,10 +314,12 @@ wait_for "etcd healthy" "${READY_TIMEOUT}" etcd etcd_healthy
 # ---------------------------------------------------------------------------
 # 5. kube-apiserver
 # ---------------------------------------------------------------------------
-# --endpoint-reconciler-type=none: the default reconciler tries every 10 s to
-#   publish 127.0.0.1 as the `kubernetes` Service endpoint, which validation
-#   rejects (loopback), filling the log with errors. Nothing here routes to
-#   the Service IP anyway; clients use the kubeconfig address.
+# --bind-address/--advertise-address: the host's end of the node's veth
+#   pair; the endpoint reconciler publishes it as the `kubernetes` Service's
+#   endpoint, which kube-proxy on the node routes the pods to.
+# --kubelet-client-*: how the API server authenticates to the kubelet (logs,
+#   exec); --kubelet-preferred-address-types: the node's name resolves
+#   nowhere, its InternalIP is where the kubelet listens.
 audit_args=()
 if [[ "${AUDIT}" == 1 ]]; then
   # Writes only, at Metadata level (who/what/when, no bodies), one event per
@@ -339,8 +343,8 @@ fi
 # shellcheck disable=SC2086 # *_EXTRA_ARGS are meant to be word-split
 start_component kube-apiserver \
   --etcd-servers="http://127.0.0.1:${ETCD_PORT}" \
-  --bind-address=127.0.0.1 \
-  --advertise-address=127.0.0.1 \
+  --bind-address="${APISERVER_ADDRESS}" \
+  --advertise-address="${APISERVER_ADDRESS}" \
   --secure-port="${APISERVER_PORT}" \
   --cert-dir="${PKI_DIR}" \
   --tls-cert-file="${PKI_DIR}/apiserver.crt" \
@@ -353,7 +357,9 @@ start_component kube-apiserver \
   --service-account-signing-key-file="${PKI_DIR}/sa.key" \
   --service-cluster-ip-range="${SERVICE_CIDR}" \
   --allow-privileged=true \
-  --endpoint-reconciler-type=none \
+  --kubelet-client-certificate="${PKI_DIR}/kubelet-client.crt" \
+  --kubelet-client-key="${PKI_DIR}/kubelet-client.key" \
+  --kubelet-preferred-address-types=InternalIP,Hostname \
   --requestheader-client-ca-file="${PKI_DIR}/front-proxy-ca.crt" \
   --requestheader-allowed-names=front-proxy-client \
   --requestheader-username-headers=X-Remote-User \
@@ -443,11 +449,13 @@ KWOK_CONFIG="${LOCAL_DIR}/kwok.yaml"
 # --node-ip/--node-port: what node-initialize writes into node status, i.e.
 #   where metrics-server scrapes the simulated kubelet (kwok serves HTTP and
 #   HTTPS on the same --server-address port).
+# --manage-nodes-with-label-selector: only its own nodes; the real node's
+#   kubelet must be the only one to speak for it and its pods.
 # shellcheck disable=SC2086
 start_component kwok \
   --kubeconfig="${LOCAL_DIR}/kwok.kubeconfig" \
   --config="${KWOK_CONFIG}" \
-  --manage-all-nodes=true \
+  --manage-nodes-with-label-selector="${KWOK_NODE_SELECTOR}" \
   --server-address="127.0.0.1:${KWOK_PORT}" \
   --node-ip=127.0.0.1 \
   --node-port="${KWOK_PORT}" \
@@ -458,7 +466,10 @@ start_component kwok \
 # ---------------------------------------------------------------------------
 # 8. Fake nodes. Node status is accepted on create (kubelets register the
 #    same way), so capacity/addresses/kubelet port are set up front; kwok's
-#    node-initialize keeps them and flips the node Ready.
+#    node-initialize keeps them and flips the node Ready. They run no
+#    containers, so a taint keeps every pod off them that does not ask for
+#    them (tolerates the taint and selects type=kwok): the scale tests and
+#    benchmarks do; everything else lands on the real node.
 # ---------------------------------------------------------------------------
 node_manifest() {
   local name="$1"
@@ -479,6 +490,9 @@ metadata:
     # metrics-server scrapes this path on the kubelet port, which kwok
     # serves from the Metric in its config.
     metrics.k8s.io/resource-metrics-path: /metrics/nodes/${name}/metrics/resource
+spec:
+  taints:
+  - {key: ${KWOK_TAINT_KEY}, value: fake, effect: NoSchedule}
 status:
   capacity: {cpu: "${NODE_CPU}", memory: "${NODE_MEMORY}", pods: "${NODE_PODS}"}
   allocatable: {cpu: "${NODE_CPU}", memory: "${NODE_MEMORY}", pods: "${NODE_PODS}"}
@@ -499,9 +513,25 @@ if ((NODES > 0)); then
 fi
 
 # ---------------------------------------------------------------------------
+# 8b. The real node, one piece per script (see hack/node/lib.sh): its
+#     runtime, the sandbox image, the kubelet (waits until the node is
+#     Ready), Service routing and cluster DNS.
+# ---------------------------------------------------------------------------
+"${HACK_DIR}/node/containerd.sh" start
+"${HACK_DIR}/node/images.sh"
+"${HACK_DIR}/node/kubelet.sh" start
+"${HACK_DIR}/node/kube-proxy.sh" start
+"${HACK_DIR}/node/coredns.sh" start
+
+# ---------------------------------------------------------------------------
 # 9. metrics-server as a local process, registered for metrics.k8s.io via an
 #    ExternalName Service pointing at 127.0.0.1 (do NOT pass
 #    --enable-aggregator-routing to the apiserver: it rejects ExternalName).
+#    It scrapes both kinds of node at their InternalIP and status port: kwok
+#    (127.0.0.1, the path from the node's annotation) and the real kubelet
+#    (NODE_IP:10250, /metrics/resource, with its token, which the kubelet
+#    checks with the API server). Neither has a serving certificate from
+#    the cluster CA, hence --kubelet-insecure-tls.
 # ---------------------------------------------------------------------------
 # shellcheck disable=SC2086
 start_component metrics-server \
@@ -556,9 +586,9 @@ wait_for "kwok /healthz" "${READY_TIMEOUT}" kwok kwok_healthy
 nodes_ready() {
   local n
   n="$(kubectl_admin get nodes -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -cx True)" || true
-  ((n >= NODES))
+  ((n >= NODES + 1))
 }
-wait_for "${NODES} nodes Ready" "${READY_TIMEOUT}" kwok nodes_ready
+wait_for "$((NODES + 1)) nodes Ready (${NODES} kwok, 1 real)" "${READY_TIMEOUT}" kwok nodes_ready
 
 # The ServiceAccount admission plugin rejects pods until kcm's serviceaccount
 # controller has created the namespace's `default` ServiceAccount.
@@ -575,8 +605,18 @@ wait_for "metrics.k8s.io API answering" "${READY_TIMEOUT}" metrics-server metric
 
 # ---------------------------------------------------------------------------
 # 11. Smoke checks: scheduling + kwok pod lifecycle, and that Job pods stay
-#     Running (no pod-complete stage). SKIP_SMOKE=1 skips them.
+#     Running (no pod-complete stage); a pod on the real node, Service
+#     routing and cluster DNS there (hack/node/smoke.sh). SKIP_SMOKE=1 skips
+#     them.
 # ---------------------------------------------------------------------------
+# kwok_placement <indent>: what puts a pod on the kwok nodes.
+kwok_placement() {
+  sed "s/^/$1/" <<EOF
+nodeSelector: {${KWOK_NODE_SELECTOR%%=*}: ${KWOK_NODE_SELECTOR#*=}}
+tolerations:
+- {key: ${KWOK_TAINT_KEY}, operator: Exists, effect: NoSchedule}
+EOF
+}
 smoke() {
   local ns=default pod=cluster-up-smoke job=cluster-up-smoke-job
   kubectl_admin -n "${ns}" delete pod "${pod}" --ignore-not-found --wait=true >/dev/null
@@ -588,6 +628,7 @@ metadata:
   name: ${pod}
 spec:
   terminationGracePeriodSeconds: 0
+$(kwok_placement "  ")
   containers:
   - {name: main, image: fake.invalid/never-pulled:0}
 EOF
@@ -610,6 +651,7 @@ spec:
     spec:
       restartPolicy: Never
       terminationGracePeriodSeconds: 0
+$(kwok_placement "      ")
       containers:
       - {name: main, image: fake.invalid/never-pulled:0}
 EOF
@@ -638,6 +680,9 @@ EOF
 }
 if [[ "${SKIP_SMOKE}" != 1 ]] && ((NODES > 0)); then
   smoke
+fi
+if [[ "${SKIP_SMOKE}" != 1 ]]; then
+  "${HACK_DIR}/node/smoke.sh"
 fi
 
 CLUSTER_UP_DONE=1

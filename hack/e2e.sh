@@ -8,12 +8,18 @@ cd "${ROOT}"
 
 export KUBECONFIG="${ROOT}/.local/kubeconfig"
 started=0
+# A cluster-down that finds leftovers fails the run too.
+stop_cluster() {
+	local rc=$?
+	hack/cluster-down.sh || rc=1
+	exit "${rc}"
+}
 if ! { [[ -f "${KUBECONFIG}" ]] && bin/kubectl get --raw /readyz >/dev/null 2>&1; }; then
 	hack/cluster-up.sh
 	started=1
 fi
 if [[ ${started} -eq 1 && "${KEEP_CLUSTER:-0}" != 1 ]]; then
-	trap 'hack/cluster-down.sh' EXIT
+	trap stop_cluster EXIT
 fi
 
 # The tests mostly wait on the cluster, so run them side by side.

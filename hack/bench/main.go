@@ -100,7 +100,9 @@ func (b *bench) run(kubeconfig, levelList string) (string, error) {
 	if b.controller, err = b.startController(); err != nil {
 		return "", err
 	}
-	defer b.controller.stop()
+	// A closure: measureRestart replaces b.controller, and the replacement
+	// must be the one stopped.
+	defer func() { b.controller.stop() }()
 
 	var levels []int
 	for _, field := range strings.Split(levelList, ",") {
@@ -186,6 +188,9 @@ func (b *bench) startController() (*controllerProcess, error) {
 	return startController(filepath.Join(b.root, "bin", "controller"), b.ctrlConfig)
 }
 
+// benchMiniCluster is the i-th MiniCluster of the scale runs. Its brokers
+// go to the kwok nodes (selected, and their taint tolerated): they run no
+// containers, so thousands of pods fit.
 func benchMiniCluster(i int) *v1alpha1.MiniCluster {
 	return &v1alpha1.MiniCluster{
 		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("mc-%04d", i), Namespace: namespace},
@@ -194,6 +199,12 @@ func benchMiniCluster(i int) *v1alpha1.MiniCluster {
 			Container: v1alpha1.ContainerSpec{
 				Image:     "ghcr.io/converged-computing/flux-view-rocky:tag-9",
 				Resources: v1alpha1.Resources{Requests: map[corev1.ResourceName]resource.Quantity{corev1.ResourceCPU: resource.MustParse("10m")}},
+			},
+			Pod: &v1alpha1.PodSpec{
+				NodeSelector: map[string]string{"type": "kwok"},
+				Tolerations: []v1alpha1.Toleration{{
+					Key: "kwok.x-k8s.io/node", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule,
+				}},
 			},
 		},
 	}

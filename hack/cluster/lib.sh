@@ -11,6 +11,8 @@
 #   .local/run/<name>.pid         one pid file per process we started
 #   .local/logs/<name>.log        process logs (+ audit.log when AUDIT=1)
 #   .local/etcd/                  etcd data
+#   .local/node/                  the real node (hack/node/): its env, configs,
+#                                 kubelet root, containerd root and state
 
 CLUSTER_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BIN_DIR="${BIN_DIR:-${CLUSTER_REPO_ROOT}/bin}"
@@ -21,8 +23,16 @@ LOG_DIR="${LOCAL_DIR}/logs"
 ADMIN_KUBECONFIG="${LOCAL_DIR}/kubeconfig"
 CONTROLLER_KUBECONFIG="${LOCAL_DIR}/controller.kubeconfig"
 
-# Start order; cluster-down stops them in reverse.
+# Start order; cluster-down stops them in reverse, then the real node
+# (hack/node/down.sh).
 CLUSTER_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok metrics-server)
+
+# Addresses every part of the cluster agrees on. The first address of the
+# service range is the `kubernetes` Service; kube-dns is the usual tenth.
+SERVICE_CIDR="10.0.0.0/24"
+KUBERNETES_SERVICE_IP="10.0.0.1"
+DNS_SERVICE_IP="10.0.0.10"
+CLUSTER_DOMAIN="cluster.local"
 
 log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -44,7 +54,7 @@ is_ours() {
   local name="$1" pid="$2" argv0
   [[ "${pid}" =~ ^[0-9]+$ ]] || return 1
   kill -0 "${pid}" 2>/dev/null || return 1
-  argv0="$(tr '\0' '\n' <"/proc/${pid}/cmdline" 2>/dev/null | head -n1)" || return 1
+  argv0="$({ tr '\0' '\n' <"/proc/${pid}/cmdline"; } 2>/dev/null | head -n1)" || return 1
   [[ "${argv0}" == */"${name}" ]]
 }
 
@@ -55,21 +65,32 @@ component_alive() {
   is_ours "$1" "${pid}"
 }
 
-# start_component <name> <args...>: runs BIN_DIR/<name> in the background,
-# detached from this shell (own session via setsid, stdin from /dev/null,
-# output to its log) so that Ctrl-C in the caller's terminal, the caller's
-# exit, or a test harness killing the caller's process group leaves the
-# cluster running until cluster-down. It also keeps no pipe of the caller
-# open, so `exec.Command("hack/cluster-up.sh").Output()` returns.
-# The inner shell writes its own pid and then execs the binary, so the pid
-# file holds the component's real pid whether or not setsid had to fork.
+# start_component <name> <args...>: runs BIN_DIR/<name> in the background
+# (see start_process).
 start_component() {
   local name="$1"; shift
-  local bin="${BIN_DIR}/${name}" pidf="${RUN_DIR}/${name}.pid" i
+  start_process "${name}" "${BIN_DIR}/${name}" "$@"
+}
+
+# start_process <name> <binary> <args...>: runs the binary in the background,
+# detached from this shell (own session via setsid, stdin from /dev/null,
+# output to LOG_DIR/<name>.log) so that Ctrl-C in the caller's terminal, the
+# caller's exit, or a test harness killing the caller's process group leaves
+# the cluster running until cluster-down. It also keeps no pipe of the caller
+# open, so `exec.Command("hack/cluster-up.sh").Output()` returns.
+# The inner shell writes its own pid and then execs the binary, so the pid
+# file holds the binary's real pid whether or not setsid had to fork; the
+# binary's path must end in /<name> (see is_ours).
+# With PROCESS_NETNS set to a network namespace file, the process runs in
+# that network namespace (and only there: mounts and cgroups stay the host's).
+start_process() {
+  local name="$1" bin="$2"; shift 2
+  local pidf="${RUN_DIR}/${name}.pid" i enter=()
   [[ -x "${bin}" ]] || die "${bin} missing: run hack/build-tools.sh"
+  [[ -n "${PROCESS_NETNS:-}" ]] && enter=(nsenter "--net=${PROCESS_NETNS}" --)
   rm -f "${pidf}"
   # shellcheck disable=SC2016 # $$ and $@ are for the inner shell
-  setsid bash -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "${pidf}" "${bin}" "$@" \
+  setsid "${enter[@]}" bash -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "${pidf}" "${bin}" "$@" \
     </dev/null >>"${LOG_DIR}/${name}.log" 2>&1 9>&- &
   for ((i = 0; i < 100; i++)); do
     [[ -s "${pidf}" ]] && break
@@ -103,12 +124,51 @@ stop_component() {
   rm -f "${RUN_DIR}/${name}.pid"
 }
 
-# stop_all: every component we have a pid file for, in reverse start order.
+# stop_all: the real node's processes first (their watches would hold up
+# the API server's graceful shutdown), then every component we have a pid
+# file for, in reverse start order, then the real node's network, whose
+# teardown checks that nothing is left behind. The network goes last
+# because it holds the API server's address: once that is gone, a client
+# still dialling it would be routed to the default gateway, off this
+# machine.
 stop_all() {
-  local i
+  local i node_down="${CLUSTER_REPO_ROOT}/hack/node/down.sh" rc=0
+  if [[ -e "${LOCAL_DIR}/node" ]]; then
+    "${node_down}" processes || rc=$?
+  fi
   for ((i = ${#CLUSTER_COMPONENTS[@]} - 1; i >= 0; i--)); do
     stop_component "${CLUSTER_COMPONENTS[i]}"
   done
+  if [[ -e "${LOCAL_DIR}/node" ]]; then
+    "${node_down}" network || rc=$?
+  fi
+  return "${rc}"
+}
+
+# write_kubeconfig <file> <server URL> <user> <token>: a kubeconfig for one
+# static-token identity, trusting the cluster CA.
+write_kubeconfig() {
+  cat >"$1" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: elasticflux-local
+  cluster:
+    server: $2
+    certificate-authority-data: $(base64 -w0 <"${PKI_DIR}/ca.crt")
+users:
+- name: $3
+  user:
+    token: $4
+contexts:
+- name: elasticflux-local
+  context:
+    cluster: elasticflux-local
+    user: $3
+    namespace: default
+current-context: elasticflux-local
+EOF
+  chmod 600 "$1"
 }
 
 # show_log_tail <name> [lines]: for failure reports.
