@@ -284,7 +284,9 @@ case "$1 $2" in
 	;;
 "resource drain")
 	if [ "$3" = --no-header ]; then
-		printf '%s\n' "${FAKE_DRAIN_REASON:-}"
+		if [ -n "${FAKE_DRAIN_REASON:-}" ]; then
+			printf '%s.25 %s\n' "${FAKE_DRAIN_TIME:-1000}" "$FAKE_DRAIN_REASON"
+		fi
 	else
 		exit "${FAKE_DRAIN_STATUS:-0}"
 	fi
@@ -502,6 +504,7 @@ func TestStartScriptSavesAndRestoresTheArchive(t *testing.T) {
 func TestStartScriptJoinsAndUndrains(t *testing.T) {
 	tests := map[string]struct {
 		drainReason string
+		drainTime   string
 		joinPolls   int
 		wantUndrain bool
 	}{
@@ -509,6 +512,9 @@ func TestStartScriptJoinsAndUndrains(t *testing.T) {
 		"joins after a while":         {drainReason: DrainReason, joinPolls: 2, wantUndrain: true},
 		"drained by an administrator": {drainReason: "bad memory"},
 		"not drained":                 {drainReason: ""},
+		// A scale-down of this very broker, begun after it started: its
+		// drain must stay, or jobs land on a broker about to leave.
+		"drained after it started": {drainReason: DrainReason, drainTime: "4000000000"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -522,6 +528,9 @@ func TestStartScriptJoinsAndUndrains(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			env := []string{"JOB_COMPLETION_INDEX=2", "FAKE_DRAIN_REASON=" + tc.drainReason, fmt.Sprintf("FAKE_JOIN_POLLS=%d", tc.joinPolls)}
+			if tc.drainTime != "" {
+				env = append(env, "FAKE_DRAIN_TIME="+tc.drainTime)
+			}
 			if tc.wantUndrain {
 				env = append(env, "FAKE_START=wait-for-undrain")
 			}
@@ -539,7 +548,7 @@ func TestStartScriptJoinsAndUndrains(t *testing.T) {
 			// broker runs, then decides.
 			require.Eventually(t, func() bool { return sandbox.call(t, "resource", "drain") != nil }, 20*time.Second, 50*time.Millisecond)
 			assert.Equal(t, []string{
-				"resource", "drain", "--no-header", "--include=2", "--format={reason}",
+				"resource", "drain", "--no-header", "--include=2", "--format={timestamp} {reason}",
 				"FLUX_URI=local://" + options.RunDir + "/local-2",
 			}, sandbox.call(t, "resource", "drain"), "the rank's own socket")
 			if tc.wantUndrain {

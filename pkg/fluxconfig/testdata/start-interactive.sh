@@ -66,31 +66,41 @@ mv -f /run/elasticflux/R.partial /run/elasticflux/R
 
 # A broker that leaves on scale-down is drained by the preStop hook, and
 # Flux keeps it drained when it comes back. Once this broker runs, undrain
-# it, but only if the drain was elasticflux's: a drain set by an
-# administrator stays. Waiting costs a `flux uptime` (no Python) at most
-# every 8 seconds, for as long as the broker lives and at most 30 minutes;
-# the drain is then read and lifted once.
+# it, but only if the drain was elasticflux's and is older than this
+# broker: a drain set by an administrator stays, and so does one made while
+# this broker was already up (its own scale-down, under way). Waiting costs
+# a `flux uptime` (no Python) every second, every 8 seconds after the first
+# 30, for as long as the broker lives and at most 30 minutes; the drain is
+# then read once.
 undrain_after_join() {
 	FLUX_URI=local:///run/elasticflux/broker/local-$rank
 	export FLUX_URI
-	delay=1
 	waited=0
 	until flux uptime 2>/dev/null | grep -q '^ *[0-9:]* run '; do
 		if ! kill -0 "$broker" 2>/dev/null || [ "$waited" -ge 1800 ]; then
 			log "rank $rank never reached the run state; leaving any drain in place"
 			return 0
 		fi
+		delay=1
+		if [ "$waited" -ge 30 ]; then
+			delay=8
+		fi
 		sleep "$delay"
 		waited=$((waited + delay))
-		if [ "$delay" -lt 8 ]; then
-			delay=$((delay * 2))
-		fi
 	done
-	if ! reason=$(flux resource drain --no-header --include="$rank" --format='{reason}'); then
+	if ! drain=$(flux resource drain --no-header --include="$rank" --format='{timestamp} {reason}'); then
 		log "could not read the drain of rank $rank"
 		return 0
 	fi
-	case $reason in
+	if [ -z "$drain" ]; then
+		return 0
+	fi
+	drained_at=${drain%% *}
+	drained_at=${drained_at%%.*}
+	if [ "$drained_at" -ge "$started" ]; then
+		return 0
+	fi
+	case ${drain#* } in
 	*'elasticflux: scale-down'*)
 		flux resource undrain "$rank" 'elasticflux: rejoined' ||
 			log "could not undrain rank $rank"
@@ -112,6 +122,7 @@ fi
 # broker, so that it can finish the work above after the broker exits; it
 # passes the stop signal from Kubernetes on to the broker, which shuts down
 # cleanly (and on rank 0 saves the instance) when it gets SIGTERM.
+started=$(date +%s)
 flux start "$@" &
 broker=$!
 if [ "$rank" -ne 0 ]; then
