@@ -28,6 +28,13 @@ const (
 
 	brokerPort = fluxconfig.DefaultBrokerPort
 
+	// brokerRunDir is the broker's rundir, where its socket is.
+	brokerRunDir = stateMountPath + "/run"
+
+	// envRank is the broker's rank, from the pod's completion index; the
+	// pod's FLUX_URI is built from it.
+	envRank = "ELASTICFLUX_RANK"
+
 	// envSize carries the size at creation into the pods, for
 	// `flux submit -N`; the start script reads it from the environment so
 	// the ConfigMap does not change when the cluster is resized.
@@ -124,7 +131,7 @@ func scriptOptions(mc *v1alpha1.MiniCluster, renderedR bool) fluxconfig.ScriptOp
 		RPath:               rPath(renderedR),
 		RenderedR:           renderedR,
 		Hostlist:            fluxconfig.BrokerHostlist(mc.Name, int(mc.MaximumSize())),
-		RunDir:              stateMountPath + "/run",
+		RunDir:              brokerRunDir,
 		MinSize:             int(mc.MinimumSize()),
 		SizeEnv:             envSize,
 		ConnectTimeout:      connectTimeout,

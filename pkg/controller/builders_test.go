@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -97,6 +98,21 @@ func TestNewJob(t *testing.T) {
 			assert.Equal(t, "3", env[envSize])
 		})
 	}
+}
+
+// TestNewJobPointsFluxAtTheOwnBroker: kubectl exec into any broker finds
+// its broker's socket, local-<rank>, through the pod's environment. The
+// rank comes from the pod's completion index, defined before FLUX_URI so
+// the kubelet expands it there.
+func TestNewJobPointsFluxAtTheOwnBroker(t *testing.T) {
+	env := newJob(newMiniCluster("flux-sample", 2, 8)).Spec.Template.Spec.Containers[0].Env
+	rank := slices.IndexFunc(env, func(e corev1.EnvVar) bool { return e.Name == envRank })
+	uri := slices.IndexFunc(env, func(e corev1.EnvVar) bool { return e.Name == "FLUX_URI" })
+	require.GreaterOrEqual(t, rank, 0)
+	require.Greater(t, uri, rank, "the rank must come first to be expanded")
+	require.NotNil(t, env[rank].ValueFrom)
+	assert.Equal(t, "metadata.annotations['batch.kubernetes.io/job-completion-index']", env[rank].ValueFrom.FieldRef.FieldPath)
+	assert.Equal(t, "local:///var/lib/elasticflux/run/local-$(ELASTICFLUX_RANK)", env[uri].Value)
 }
 
 func TestNewJobKeepsUserLabelsOffTheSelector(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/elasticflux/elasticflux/pkg/apis/elasticflux/v1alpha1"
+	"github.com/elasticflux/elasticflux/pkg/fluxconfig"
 )
 
 // desiredJobSize is spec.size clamped to [minSize, maxSize]. Admission
@@ -132,7 +133,23 @@ func brokerEnv(mc *v1alpha1.MiniCluster) []corev1.EnvVar {
 	for _, e := range mc.Spec.Container.Env {
 		env = append(env, corev1.EnvVar{Name: e.Name, Value: e.Value})
 	}
-	return env
+	return append(env, fluxURIEnv()...)
+}
+
+// fluxURIEnv points flux commands at the pod's own broker, so that anyone
+// who execs into a broker can run flux with nothing to set first. Flux
+// names a broker's socket after its rank, and one pod template serves
+// every rank, so the rank comes from the pod's completion index and the
+// URI is expanded from it by the kubelet. The start script unsets
+// FLUX_URI before it starts the broker, which would otherwise take it for
+// an enclosing instance.
+func fluxURIEnv() []corev1.EnvVar {
+	return []corev1.EnvVar{
+		{Name: envRank, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{
+			FieldPath: "metadata.annotations['" + batchv1.JobCompletionIndexAnnotation + "']",
+		}}},
+		{Name: "FLUX_URI", Value: fluxconfig.LocalURI(brokerRunDir, "$("+envRank+")")},
+	}
 }
 
 func brokerVolumes(mc *v1alpha1.MiniCluster) []corev1.Volume {
