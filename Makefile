@@ -3,6 +3,10 @@ SHELL := /usr/bin/env bash
 GO    ?= go
 BIN   := $(CURDIR)/bin
 
+# The release the binaries and the image are stamped with.
+VERSION ?= $(shell git describe --tags --always --dirty)
+LDFLAGS := -X github.com/elasticflux/elasticflux/pkg/version.version=$(VERSION)
+
 # Unit tests: everything but the end-to-end suite.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v /e2e)
 
@@ -22,8 +26,8 @@ verify: ## gofmt, go vet and generated-code freshness.
 	hack/verify-codegen.sh
 
 .PHONY: build
-build: ## Build the binaries into bin/.
-	$(GO) build -o $(BIN)/ ./cmd/...
+build: ## Build the binaries into bin/, stamped with VERSION (git describe).
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
 .PHONY: unit
 unit: ## Unit tests only.
