@@ -15,15 +15,17 @@ help: ## List the targets.
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: generate
-generate: ## Regenerate deepcopy, clientset, listers, informers, apply configurations and the CRD.
+generate: ## Regenerate deepcopy, clientset, listers, informers, apply configurations, the CRD, and manifests/ from the chart.
 	hack/update-codegen.sh
 
 .PHONY: verify
-verify: ## gofmt, go vet and generated-code freshness.
+verify: ## gofmt, go vet, generated-code and manifests/ freshness, helm lint.
 	@out="$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go'))"; \
 	if [[ -n "$$out" ]]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	hack/verify-codegen.sh
+	hack/helm.sh lint --strict charts/elasticflux
+	hack/helm.sh lint --strict charts/elasticflux --set watchNamespace=team-a --set metrics.serviceMonitor.enabled=true
 
 .PHONY: build
 build: ## Build the binaries into bin/, stamped with VERSION (git describe).
