@@ -31,6 +31,10 @@ verify: ## gofmt, go vet, generated-code and manifests/ freshness, helm lint.
 build: ## Build the binaries into bin/, stamped with VERSION (git describe).
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
+.PHONY: image
+image: ## Build the image (linux/amd64 and linux/arm64, tagged VERSION) into bin/image/elasticflux.tar, an OCI archive.
+	VERSION=$(VERSION) hack/image.sh
+
 .PHONY: unit
 unit: ## Unit tests only.
 	$(GO) test -race -count=1 $(UNIT_PKGS)
