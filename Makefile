@@ -52,7 +52,7 @@ cluster-down: ## Stop the local control plane started by cluster-up.
 	hack/cluster-down.sh
 
 .PHONY: e2e
-e2e: build tools ## End-to-end tests against the local control plane (started if not running).
+e2e: build tools image ## End-to-end tests against the local control plane (started if not running); the in-cluster install needs a real node.
 	hack/e2e.sh
 
 .PHONY: run

@@ -1,6 +1,7 @@
 package charts
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -61,4 +62,32 @@ func keys(objects map[string]*unstructured.Unstructured) []string {
 		out = append(out, name)
 	}
 	return out
+}
+
+// TestServiceMonitorSampleFindsTheService: the sample ServiceMonitor for the
+// kustomize install selects the metrics Service manifests/ creates, by its
+// labels, namespace and port name.
+func TestServiceMonitorSampleFindsTheService(t *testing.T) {
+	sample, err := os.ReadFile(filepath.Join(repoRoot(t), "manifests", "samples", "servicemonitor.yaml"))
+	require.NoError(t, err)
+	monitors := decode(t, string(sample))
+	require.Len(t, monitors, 1)
+	monitor := monitors[0]
+
+	built, err := run(t, "kustomize.sh", "build", filepath.Join(repoRoot(t), "manifests"))
+	require.NoError(t, err)
+	service := find(decode(t, built), "Service", "elasticflux-controller-metrics")
+	require.NotNil(t, service)
+
+	selector, _, _ := unstructured.NestedStringMap(monitor.Object, "spec", "selector", "matchLabels")
+	require.NotEmpty(t, selector)
+	for key, value := range selector {
+		assert.Equal(t, value, service.GetLabels()[key], "selects by %s", key)
+	}
+	namespaces, _, _ := unstructured.NestedStringSlice(monitor.Object, "spec", "namespaceSelector", "matchNames")
+	assert.Equal(t, []string{service.GetNamespace()}, namespaces)
+	endpoints, _, _ := unstructured.NestedSlice(monitor.Object, "spec", "endpoints")
+	ports, _, _ := unstructured.NestedSlice(service.Object, "spec", "ports")
+	assert.Equal(t, ports[0].(map[string]any)["name"], endpoints[0].(map[string]any)["port"])
+	assert.Equal(t, "https", endpoints[0].(map[string]any)["scheme"])
 }
