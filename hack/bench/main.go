@@ -105,7 +105,9 @@ func (b *bench) run(kubeconfig, levelList string) (string, error) {
 	if b.controller, err = b.startController(); err != nil {
 		return "", err
 	}
-	defer b.controller.stop()
+	// A closure: measureRestart replaces b.controller, and the replacement
+	// must be the one stopped.
+	defer func() { b.controller.stop() }()
 
 	var levels []int
 	for _, field := range strings.Split(levelList, ",") {
