@@ -127,8 +127,14 @@ type installation struct {
 func TestInstallInCluster(t *testing.T) {
 	node := realNode(t)
 	repository, tag := builtImage(t)
-	out, err := exec.Command(filepath.Join(repoRoot, "hack", "import-image.sh")).CombinedOutput()
+	// The real node's own way in: ctr images import into its containerd,
+	// the k8s.io namespace, this machine's platform.
+	importer := filepath.Join(repoRoot, "hack", "node", "import-image.sh")
+	_, err := os.Stat(importer)
+	requirePrerequisite(t, err == nil, "no %s to load images into the node", importer)
+	out, err := exec.Command(importer, filepath.Join(repoRoot, "bin", "image", "elasticflux.tar")).CombinedOutput()
 	require.NoError(t, err, "importing the image into the node's containerd: %s", out)
+	require.Contains(t, string(out), repository+":"+tag, "the archive is imported under the reference make image gave it")
 	where := placementOn(node)
 
 	t.Run("kustomize", func(t *testing.T) {

@@ -13,6 +13,7 @@
 # image reference (what to import and what to put in `images:` or
 # --set image.tag). Load it into a containerd with
 #   ctr -n k8s.io images import --platform linux/amd64 bin/image/elasticflux.tar
+# (seen with containerd 1.6: listed under that reference, unpacked).
 #
 # Env: IMAGE (default ghcr.io/elasticflux/elasticflux), VERSION, PLATFORMS
 # (default "linux/amd64 linux/arm64").
