@@ -3,6 +3,10 @@ SHELL := /usr/bin/env bash
 GO    ?= go
 BIN   := $(CURDIR)/bin
 
+# The release the binaries and the image are stamped with.
+VERSION ?= $(shell git describe --tags --always --dirty)
+LDFLAGS := -X github.com/elasticflux/elasticflux/pkg/version.version=$(VERSION)
+
 # Unit tests: everything but the end-to-end suite.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v /e2e)
 
@@ -11,19 +15,25 @@ help: ## List the targets.
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: generate
-generate: ## Regenerate deepcopy, clientset, listers, informers, apply configurations and the CRD.
+generate: ## Regenerate deepcopy, clientset, listers, informers, apply configurations, the CRD, and manifests/ from the chart.
 	hack/update-codegen.sh
 
 .PHONY: verify
-verify: ## gofmt, go vet and generated-code freshness.
+verify: ## gofmt, go vet, generated-code and manifests/ freshness, helm lint.
 	@out="$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go'))"; \
 	if [[ -n "$$out" ]]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	hack/verify-codegen.sh
+	hack/helm.sh lint --strict charts/elasticflux
+	hack/helm.sh lint --strict charts/elasticflux --set watchNamespace=team-a --set metrics.serviceMonitor.enabled=true
 
 .PHONY: build
-build: ## Build the binaries into bin/.
-	$(GO) build -o $(BIN)/ ./cmd/...
+build: ## Build the binaries into bin/, stamped with VERSION (git describe).
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+
+.PHONY: image
+image: ## Build the image (linux/amd64 and linux/arm64, tagged VERSION) into bin/image/elasticflux.tar, an OCI archive.
+	VERSION=$(VERSION) hack/image.sh
 
 .PHONY: unit
 unit: ## Unit tests only.
@@ -42,7 +52,7 @@ cluster-down: ## Stop the local control plane started by cluster-up.
 	hack/cluster-down.sh
 
 .PHONY: e2e
-e2e: build tools ## End-to-end tests against the local control plane (started if not running).
+e2e: build tools image ## End-to-end tests against the local control plane (started if not running); the in-cluster install needs a real node.
 	hack/e2e.sh
 
 .PHONY: run

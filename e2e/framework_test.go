@@ -11,6 +11,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -27,6 +28,7 @@ import (
 	"github.com/stretchr/testify/require"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -44,6 +46,9 @@ import (
 const (
 	controllerNamespace = "elasticflux-system"
 	controllerAccount   = "elasticflux-controller"
+	// The scraper's identity and the role manifests/rbac ships for it.
+	metricsReaderAccount = "e2e-metrics-reader"
+	metricsReaderRole    = "elasticflux-metrics-reader"
 	// Generous deadlines: the machine is small and shared.
 	shortWait = 2 * time.Minute
 	longWait  = 6 * time.Minute
@@ -57,6 +62,10 @@ var (
 	// controllerKubeconfig authenticates as the controller's ServiceAccount,
 	// so every test also proves the RBAC in manifests/rbac is enough.
 	controllerKubeconfig string
+	// metricsReaderToken is a token of a ServiceAccount bound to the
+	// elasticflux-metrics-reader ClusterRole; the tests scrape /metrics
+	// with it, as Prometheus would.
+	metricsReaderToken string
 )
 
 func TestMain(m *testing.M) {
@@ -108,7 +117,41 @@ func install() error {
 		return err
 	}
 	controllerKubeconfig = filepath.Join(dir, "controller.kubeconfig")
-	return writeServiceAccountKubeconfig(context.Background(), controllerNamespace, controllerAccount, controllerKubeconfig)
+	if err := writeServiceAccountKubeconfig(context.Background(), controllerNamespace, controllerAccount, controllerKubeconfig); err != nil {
+		return err
+	}
+	metricsReaderToken, err = serviceAccountToken(context.Background(), controllerNamespace, metricsReaderAccount, metricsReaderRole)
+	return err
+}
+
+// serviceAccountToken makes a ServiceAccount, binds it to clusterRole
+// unless that is empty, and returns a token of it (TokenRequest).
+func serviceAccountToken(ctx context.Context, namespace, account, clusterRole string) (string, error) {
+	_, err := kubeClient.CoreV1().ServiceAccounts(namespace).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: account}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return "", fmt.Errorf("creating ServiceAccount %s/%s: %w", namespace, account, err)
+	}
+	if clusterRole != "" {
+		_, err = kubeClient.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: namespace + "-" + account},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: clusterRole},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: namespace, Name: account}},
+		}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return "", fmt.Errorf("binding %s/%s to %s: %w", namespace, account, clusterRole, err)
+		}
+	}
+	var token *authenticationv1.TokenRequest
+	err = poll(ctx, shortWait, func() (bool, error) {
+		token, err = kubeClient.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, account, &authenticationv1.TokenRequest{
+			Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](4 * 3600)},
+		}, metav1.CreateOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("requesting a token for %s/%s: %w", namespace, account, err)
+	}
+	return token.Status.Token, nil
 }
 
 // writeServiceAccountKubeconfig asks the API server for a token of the
@@ -261,16 +304,14 @@ func (p *controllerProcess) kill() {
 
 // syncs scrapes the controller's count of MiniCluster syncs.
 func (p *controllerProcess) syncs() (float64, error) {
-	resp, err := http.Get("http://" + p.metricsAddr + "/metrics")
+	status, body, err := scrapeMetrics("https://"+p.metricsAddr+"/metrics", metricsReaderToken)
 	if err != nil {
 		return 0, err
 	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err
+	if status != http.StatusOK {
+		return 0, fmt.Errorf("/metrics answered %d: %s", status, body)
 	}
-	for line := range strings.SplitSeq(string(body), "\n") {
+	for line := range strings.SplitSeq(body, "\n") {
 		if rest, ok := strings.CutPrefix(line, "elasticflux_reconcile_total "); ok {
 			var value float64
 			_, err := fmt.Sscan(rest, &value)
@@ -278,6 +319,33 @@ func (p *controllerProcess) syncs() (float64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no elasticflux_reconcile_total in /metrics")
+}
+
+// metricsClient skips certificate verification: the controller serves a
+// self-signed certificate made in memory when given none, and what these
+// tests prove is who may read, not whom to trust.
+var metricsClient = &http.Client{
+	Timeout:   30 * time.Second,
+	Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, //nolint:gosec // see above
+}
+
+// scrapeMetrics GETs url with the bearer token (none when empty) and
+// returns the status code and body.
+func scrapeMetrics(url, token string) (int, string, error) {
+	request, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	if token != "" {
+		request.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := metricsClient.Do(request)
+	if err != nil {
+		return 0, "", err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), err
 }
 
 func freeAddress(t *testing.T) string {

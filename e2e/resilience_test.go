@@ -51,10 +51,12 @@ func TestControllerRestartMidResize(t *testing.T) {
 func TestLeaderElection(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
-	election := []string{"--leader-elect=true", "--leader-elect-namespace=" + ns}
+	// The Lease lives where the shipped RBAC allows it, the controller's own
+	// namespace, under a name of this test's own.
+	election := []string{"--leader-elect=true", "--leader-elect-namespace=" + controllerNamespace, "--leader-elect-id=" + ns}
 	first := startController(t, ns, election...)
 	eventually(t, shortWait, "a lease holder", func() (bool, string) {
-		lease, err := kubeClient.CoordinationV1().Leases(ns).Get(context.Background(), "elasticflux-controller", metav1.GetOptions{})
+		lease, err := kubeClient.CoordinationV1().Leases(controllerNamespace).Get(context.Background(), ns, metav1.GetOptions{})
 		return err == nil && lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity != "", fmt.Sprint(err)
 	})
 	second := startController(t, ns, election...)

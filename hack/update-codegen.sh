@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Regenerates everything derived from pkg/apis: deepcopy and register code,
 # the typed clientset (with scale methods), listers, informers, apply
-# configurations and the CRD. Generators come from the versions pinned in
-# go.mod, never from whatever happens to be installed.
+# configurations and the CRD; then manifests/ from the chart. Generators
+# come from the versions pinned in go.mod (Helm: hack/tools/helm/go.mod),
+# never from whatever happens to be installed.
 set -o errexit -o nounset -o pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,5 +42,7 @@ kube::codegen::gen_client \
 	"${MODULE}/pkg/apis/elasticflux/v1alpha1" \
 	k8s.io/api/autoscaling/v1
 
-# The CRD is generated from the same types; controller-gen is a go.mod tool.
-go tool controller-gen crd:crdVersions=v1 paths=./pkg/apis/... output:crd:artifacts:config=manifests/crd
+# The CRD is generated from the same types into the chart; controller-gen is
+# a go.mod tool. manifests/ is then rendered from the chart.
+go tool controller-gen crd:crdVersions=v1 paths=./pkg/apis/... output:crd:artifacts:config=charts/elasticflux/crds
+OUTPUT_ROOT="${OUTPUT_ROOT}" "${ROOT}/hack/update-manifests.sh"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fails when generated code or the CRD is stale: regenerates into a copy of
-# the tree and compares.
+# Fails when generated code, the CRD or manifests/ (rendered from the chart)
+# is stale: regenerates into a copy of the tree and compares.
 set -o errexit -o nounset -o pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,7 +12,7 @@ tar -C "${ROOT}" --exclude=./bin --exclude=./.local --exclude=./.git -cf - . | t
 OUTPUT_ROOT="${TMP}" "${ROOT}/hack/update-codegen.sh" >/dev/null
 
 status=0
-for dir in pkg/apis pkg/generated manifests/crd; do
+for dir in pkg/apis pkg/generated charts/elasticflux/crds manifests/crd manifests/rbac manifests/controller manifests/kustomization.yaml; do
 	if ! diff -Naupr "${ROOT}/${dir}" "${TMP}/${dir}"; then
 		status=1
 	fi

@@ -2,6 +2,7 @@
 //
 //	controller [flags]                  run the controller
 //	controller render -f FILE [flags]   print what it would create for a MiniCluster
+//	controller --version                print the version and exit
 //
 // The controller serves Prometheus metrics on /metrics and the probes
 // /healthz and /readyz, and stops cleanly on SIGTERM or SIGINT: workers
@@ -20,6 +21,8 @@ import (
 	"syscall"
 
 	"k8s.io/klog/v2"
+
+	"github.com/elasticflux/elasticflux/pkg/version"
 )
 
 // Exit codes.
@@ -54,11 +57,16 @@ func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	klog.InitFlags(fs)
 	opts := defaultOptions()
 	opts.addFlags(fs)
+	showVersion := fs.Bool("version", false, "Print the version and exit.")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
 		return exitUsage
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, version.String("controller"))
+		return exitOK
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "unexpected argument %q: the only subcommand is render\n", fs.Arg(0))
@@ -84,7 +92,7 @@ func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	logger := klog.Background()
 	ctx = klog.NewContext(ctx, logger)
 
-	logger.Info("Starting", "workers", opts.workers, "namespace", opts.namespace, "leaderElect", opts.leaderElect)
+	logger.Info("Starting", "version", version.Version(), "workers", opts.workers, "namespace", opts.namespace, "leaderElect", opts.leaderElect)
 	if err := run(ctx, opts); err != nil {
 		logger.Error(err, "Controller stopped")
 		return exitFailure

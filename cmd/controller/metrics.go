@@ -17,12 +17,13 @@ import (
 )
 
 // newRegistry builds the registry /metrics serves: Go runtime and process
-// metrics, the controller's own, and client-go's.
+// metrics, the build info, the controller's own, and client-go's.
 func newRegistry(client *clientMetrics) (*prometheus.Registry, error) {
 	registry := prometheus.NewRegistry()
 	all := append([]prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newBuildInfo(),
 	}, client.collectors()...)
 	for _, collector := range all {
 		if err := registry.Register(collector); err != nil {

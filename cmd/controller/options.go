@@ -34,6 +34,7 @@ type options struct {
 	leaderElectID        string
 
 	metricsAddress string
+	metricsCertDir string
 	healthAddress  string
 
 	// The controller's client budget. One MiniCluster costs four creates
@@ -55,7 +56,7 @@ func defaultOptions() options {
 		workers:             16,
 		clusterDomain:       "cluster.local",
 		leaderElectID:       "elasticflux-controller",
-		metricsAddress:      ":8080",
+		metricsAddress:      ":8443",
 		healthAddress:       ":8081",
 		apiQPS:              200,
 		apiBurst:            400,
@@ -75,7 +76,8 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.leaderElect, "leader-elect", o.leaderElect, "Hold a coordination.k8s.io Lease before acting, so that of several replicas only one works at a time. The Deployment sets it to true.")
 	fs.StringVar(&o.leaderElectNamespace, "leader-elect-namespace", o.leaderElectNamespace, "Namespace of the leader Lease. Empty: the pod's own namespace, else --namespace, else elasticflux-system.")
 	fs.StringVar(&o.leaderElectID, "leader-elect-id", o.leaderElectID, "Name of the leader Lease.")
-	fs.StringVar(&o.metricsAddress, "metrics-bind-address", o.metricsAddress, `Address of the Prometheus /metrics endpoint; "0" disables it.`)
+	fs.StringVar(&o.metricsAddress, "metrics-bind-address", o.metricsAddress, `Address of the Prometheus /metrics endpoint, served over HTTPS to callers the API server authenticates and allows to get /metrics; "0" disables it.`)
+	fs.StringVar(&o.metricsCertDir, "metrics-cert-dir", o.metricsCertDir, "Directory holding tls.crt and tls.key for /metrics, reread when they change. Empty: a self-signed certificate made at start.")
 	fs.StringVar(&o.healthAddress, "health-probe-bind-address", o.healthAddress, `Address of the /healthz and /readyz endpoints; "0" disables them.`)
 	fs.Float64Var(&o.apiQPS, "kube-api-qps", o.apiQPS, "Sustained requests per second the controller may send to the API server.")
 	fs.IntVar(&o.apiBurst, "kube-api-burst", o.apiBurst, "Requests the controller may send to the API server in a burst above --kube-api-qps.")
@@ -101,6 +103,11 @@ func (o *options) validate() error {
 	}
 	if o.leaderElect && o.leaderElectID == "" {
 		errs = append(errs, errors.New("--leader-elect-id must not be empty with --leader-elect"))
+	}
+	// The metrics server speaks TLS and the probes do not, so they cannot
+	// share a port.
+	if enabled(o.metricsAddress) && enabled(o.healthAddress) && o.metricsAddress == o.healthAddress {
+		errs = append(errs, fmt.Errorf("--metrics-bind-address and --health-probe-bind-address must differ, both are %q", o.metricsAddress))
 	}
 	if o.apiQPS <= 0 {
 		errs = append(errs, fmt.Errorf("--kube-api-qps must be positive, got %v", o.apiQPS))

@@ -52,17 +52,21 @@ func run(ctx context.Context, opts options) error {
 	if err != nil {
 		return err
 	}
+	kubeClient, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		return fmt.Errorf("building the Kubernetes client: %w", err)
+	}
+	auth, err := newMetricsAuth(kubeClient)
+	if err != nil {
+		return err
+	}
 	ready := newReadiness(notSyncedReason)
-	stopServers, err := startHTTPServers(ctx, opts, registry, ready)
+	stopServers, err := startHTTPServers(ctx, opts, registry, ready, auth)
 	if err != nil {
 		return err
 	}
 	defer stopServers()
 
-	kubeClient, err := kubernetes.NewForConfig(config)
-	if err != nil {
-		return fmt.Errorf("building the Kubernetes client: %w", err)
-	}
 	elasticClient, err := clientset.NewForConfig(config)
 	if err != nil {
 		return fmt.Errorf("building the elasticflux client: %w", err)

@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"sort"
 	"sync/atomic"
 	"time"
 
@@ -60,48 +60,63 @@ func addHealthHandlers(mux *http.ServeMux, ready *readiness) {
 	})
 }
 
-// startHTTPServers serves /metrics and the probes on their addresses (one
-// server when both share an address). It binds every address before it
-// returns, so a port already in use fails the start-up with a clear error
-// instead of a log line next to a controller that runs unobserved. stop
-// shuts the servers down.
-func startHTTPServers(ctx context.Context, opts options, registry *prometheus.Registry, ready *readiness) (stop func(), err error) {
+// startHTTPServers serves /metrics over TLS, behind auth, and the probes
+// over plain HTTP (the kubelet probes without credentials), each on its
+// own address. It binds every address before it returns, so a port
+// already in use fails the start-up with a clear error instead of a log
+// line next to a controller that runs unobserved. stop shuts the servers
+// down.
+func startHTTPServers(ctx context.Context, opts options, registry *prometheus.Registry, ready *readiness, auth *metricsAuth) (stop func(), err error) {
 	logger := klog.FromContext(ctx)
-	muxes := map[string]*http.ServeMux{}
-	muxFor := func(address string) *http.ServeMux {
-		if muxes[address] == nil {
-			muxes[address] = http.NewServeMux()
-		}
-		return muxes[address]
-	}
-	if enabled(opts.metricsAddress) {
-		muxFor(opts.metricsAddress).Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
-	}
-	if enabled(opts.healthAddress) {
-		addHealthHandlers(muxFor(opts.healthAddress), ready)
-	}
-
-	addresses := make([]string, 0, len(muxes))
-	for address := range muxes {
-		addresses = append(addresses, address)
-	}
-	sort.Strings(addresses)
 	var servers []*http.Server
 	stop = func() { shutdownHTTPServers(servers) }
-	for _, address := range addresses {
+	serve := func(address string, handler http.Handler, tlsConfig *tls.Config) error {
 		listener, err := net.Listen("tcp", address)
 		if err != nil {
-			stop()
-			return nil, fmt.Errorf("listening for HTTP: %w", err)
+			return fmt.Errorf("listening for HTTP: %w", err)
 		}
-		server := &http.Server{Handler: muxes[address], ReadHeaderTimeout: 10 * time.Second}
+		server := &http.Server{
+			Handler:           handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			TLSConfig:         tlsConfig,
+			// Requests carry the controller's logger, so the auth's log
+			// lines look like the rest.
+			BaseContext: func(net.Listener) context.Context { return ctx },
+		}
 		servers = append(servers, server)
-		logger.Info("Serving HTTP", "address", listener.Addr().String())
+		scheme := "http"
+		if tlsConfig != nil {
+			scheme = "https"
+			listener = tls.NewListener(listener, tlsConfig)
+		}
+		logger.Info("Serving "+scheme, "address", listener.Addr().String())
 		go func() {
 			if err := server.Serve(listener); !errors.Is(err, http.ErrServerClosed) {
 				logger.Error(err, "HTTP server stopped", "address", listener.Addr().String())
 			}
 		}()
+		return nil
+	}
+
+	if enabled(opts.metricsAddress) {
+		tlsConfig, err := metricsTLSConfig(opts.metricsCertDir)
+		if err != nil {
+			return nil, err
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", auth.protect(promhttp.HandlerFor(registry, promhttp.HandlerOpts{})))
+		if err := serve(opts.metricsAddress, mux, tlsConfig); err != nil {
+			stop()
+			return nil, err
+		}
+	}
+	if enabled(opts.healthAddress) {
+		mux := http.NewServeMux()
+		addHealthHandlers(mux, ready)
+		if err := serve(opts.healthAddress, mux, nil); err != nil {
+			stop()
+			return nil, err
+		}
 	}
 	return stop, nil
 }

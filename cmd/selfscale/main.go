@@ -5,6 +5,7 @@
 //	selfscale set N        make the size N
 //	selfscale add N        grow by N brokers
 //	selfscale remove N     shrink by N brokers
+//	selfscale --version    print the version
 //
 // The controller runs the brokers of a MiniCluster with
 // spec.elasticity.selfScaling under a service account whose Role allows
@@ -36,6 +37,7 @@ import (
 
 	clientset "github.com/elasticflux/elasticflux/pkg/generated/clientset/versioned"
 	typedv1alpha1 "github.com/elasticflux/elasticflux/pkg/generated/clientset/versioned/typed/elasticflux/v1alpha1"
+	"github.com/elasticflux/elasticflux/pkg/version"
 )
 
 // The environment the controller gives a self-scaling MiniCluster's pods.
@@ -116,11 +118,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, newClient
 	name := fs.String("name", os.Getenv(envMiniCluster), "The MiniCluster to resize (default $"+envMiniCluster+").")
 	namespace := fs.String("namespace", os.Getenv(envNamespace), "Its namespace (default $"+envNamespace+").")
 	timeout := fs.Duration("timeout", 30*time.Second, "Give up after this long, so a script is not held by an unreachable API server.")
+	showVersion := fs.Bool("version", false, "Print the version and exit.")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return errUsage
+	}
+	if *showVersion {
+		_, err := fmt.Fprintln(stdout, version.String("selfscale"))
+		return err
 	}
 	cmd, err := parseCommand(fs.Args())
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	clientset "github.com/elasticflux/elasticflux/pkg/generated/clientset/versioned"
 	"github.com/elasticflux/elasticflux/pkg/generated/clientset/versioned/fake"
+	"github.com/elasticflux/elasticflux/pkg/version"
 )
 
 var miniClusters = schema.GroupResource{Group: "elasticflux.io", Resource: "miniclusters"}
@@ -299,4 +300,13 @@ func TestSelfscaleClientError(t *testing.T) {
 	code := runMain(context.Background(), []string{"--name=mc", "--namespace=ns", "get"}, &bytes.Buffer{}, &stderr, failing)
 	assert.Equal(t, exitFailure, code)
 	assert.Contains(t, stderr.String(), "not in a cluster")
+}
+
+// TestSelfscaleVersion: --version answers without a MiniCluster or a client.
+func TestSelfscaleVersion(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	noClient := func(string) (clientset.Interface, error) { t.Fatal("no client is needed"); return nil, nil }
+	code := runMain(context.Background(), []string{"--version"}, &stdout, &stderr, noClient)
+	assert.Equal(t, exitOK, code, stderr.String())
+	assert.Equal(t, version.String("selfscale")+"\n", stdout.String())
 }

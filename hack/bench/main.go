@@ -24,6 +24,8 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -41,6 +43,8 @@ import (
 const (
 	namespace      = "bench"
 	controllerUser = "system:serviceaccount:elasticflux-system:elasticflux-controller"
+	// metricsReaderAccount is the ServiceAccount the benchmark scrapes as.
+	metricsReaderAccount = "bench-metrics-reader"
 )
 
 type bench struct {
@@ -51,6 +55,7 @@ type bench struct {
 	elastic       clientset.Interface
 	controller    *controllerProcess
 	ctrlConfig    string
+	metricsToken  string
 	idle, restart time.Duration
 	kcmQPS        int
 }
@@ -161,19 +166,21 @@ func (b *bench) install(ctx context.Context) error {
 			return fmt.Errorf("kubectl %s: %v: %s", strings.Join(args, " "), err, out)
 		}
 	}
-	var token *authenticationv1.TokenRequest
-	err := poll(ctx, time.Minute, 500*time.Millisecond, func() bool {
-		var err error
-		token, err = b.kube.CoreV1().ServiceAccounts("elasticflux-system").CreateToken(ctx, "elasticflux-controller",
-			&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](7200)}}, metav1.CreateOptions{})
-		return err == nil
-	})
+	controllerToken, err := b.token(ctx, "elasticflux-controller")
 	if err != nil {
-		return fmt.Errorf("requesting the controller's token: %w", err)
+		return err
+	}
+	// The benchmark reads /metrics as a scraper would: with a token of an
+	// account bound to the metrics-reader role.
+	if err := b.bindMetricsReader(ctx); err != nil {
+		return err
+	}
+	if b.metricsToken, err = b.token(ctx, metricsReaderAccount); err != nil {
+		return err
 	}
 	config := clientcmdapi.NewConfig()
 	config.Clusters["local"] = &clientcmdapi.Cluster{Server: b.admin.Host, CertificateAuthorityData: b.admin.CAData, CertificateAuthority: b.admin.CAFile}
-	config.AuthInfos["controller"] = &clientcmdapi.AuthInfo{Token: token.Status.Token}
+	config.AuthInfos["controller"] = &clientcmdapi.AuthInfo{Token: controllerToken}
 	config.Contexts["default"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "controller"}
 	config.CurrentContext = "default"
 	dir, err := os.MkdirTemp("", "elasticflux-bench")
@@ -184,8 +191,42 @@ func (b *bench) install(ctx context.Context) error {
 	return clientcmd.WriteToFile(*config, b.ctrlConfig)
 }
 
+// token asks for a token of a ServiceAccount in elasticflux-system.
+func (b *bench) token(ctx context.Context, account string) (string, error) {
+	var token *authenticationv1.TokenRequest
+	err := poll(ctx, time.Minute, 500*time.Millisecond, func() bool {
+		var err error
+		token, err = b.kube.CoreV1().ServiceAccounts("elasticflux-system").CreateToken(ctx, account,
+			&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](7200)}}, metav1.CreateOptions{})
+		return err == nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("requesting a token for %s: %w", account, err)
+	}
+	return token.Status.Token, nil
+}
+
+// bindMetricsReader makes the scraper's ServiceAccount and binds it to the
+// elasticflux-metrics-reader ClusterRole from manifests/rbac.
+func (b *bench) bindMetricsReader(ctx context.Context) error {
+	_, err := b.kube.CoreV1().ServiceAccounts("elasticflux-system").Create(ctx,
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: metricsReaderAccount}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating the metrics reader: %w", err)
+	}
+	_, err = b.kube.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: metricsReaderAccount},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "elasticflux-metrics-reader"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: "elasticflux-system", Name: metricsReaderAccount}},
+	}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("binding the metrics reader: %w", err)
+	}
+	return nil
+}
+
 func (b *bench) startController() (*controllerProcess, error) {
-	return startController(filepath.Join(b.root, "bin", "controller"), b.ctrlConfig)
+	return startController(filepath.Join(b.root, "bin", "controller"), b.ctrlConfig, b.metricsToken)
 }
 
 // benchMiniCluster is the i-th MiniCluster of the scale runs. Its brokers

@@ -32,7 +32,7 @@ var layerOptions = []tarball.LayerOption{
 // file first, because the layer is read more than once (for its digests,
 // then for the archive) and walking a large tree twice would be slower and
 // could see two different trees.
-func dirLayer(root string, created time.Time) (v1.Layer, error) {
+func dirLayer(root string, created time.Time, options []tarball.LayerOption) (v1.Layer, error) {
 	spool, err := os.CreateTemp("", "ociimage-layer-*.tar")
 	if err != nil {
 		return nil, err
@@ -40,18 +40,20 @@ func dirLayer(root string, created time.Time) (v1.Layer, error) {
 	// Unlinked at once: the open descriptor keeps it readable until exit,
 	// and nothing is left behind however the program ends.
 	_ = os.Remove(spool.Name())
-	if err := writeTree(spool, root, created); err != nil {
+	if err := writeTree(spool, root, created, true); err != nil {
 		return nil, err
 	}
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(io.NewSectionReader(spool, 0, 1<<62)), nil
-	}, layerOptions...)
+	}, options...)
 }
 
-// writeTree writes root's tree as a tar stream with numeric owners, modes,
-// symbolic and hard links and device nodes kept, and every time set to
-// created. Sockets are skipped: they mean nothing in an image.
-func writeTree(w io.Writer, root string, created time.Time) error {
+// writeTree writes root's tree as a tar stream with symbolic and hard
+// links and device nodes kept, and every time set to created; owners (by
+// number) and modes are kept, or, when keepOwners is false (files whose
+// owner and mode are whatever the build left), made root's and 0644/0755.
+// Sockets are skipped: they mean nothing in an image.
+func writeTree(w io.Writer, root string, created time.Time, keepOwners bool) error {
 	tw := tar.NewWriter(w)
 	type inode struct{ dev, ino uint64 }
 	seen := map[inode]string{}
@@ -87,6 +89,13 @@ func writeTree(w io.Writer, root string, created time.Time) error {
 		// Owners by number only: the host's user names mean nothing in
 		// the image.
 		header.Uname, header.Gname = "", ""
+		if !keepOwners {
+			header.Uid, header.Gid = 0, 0
+			header.Mode = 0o644
+			if info.IsDir() {
+				header.Mode = 0o755
+			}
+		}
 		header.ModTime, header.AccessTime, header.ChangeTime = created, time.Time{}, time.Time{}
 		header.Format = tar.FormatPAX
 		if st, ok := info.Sys().(*syscall.Stat_t); ok && info.Mode().IsRegular() && st.Nlink > 1 {
@@ -149,7 +158,7 @@ func parseFileEntry(arg string) (fileEntry, error) {
 
 // filesLayer puts each file at its target, owned by root, with the parent
 // directories it needs.
-func filesLayer(args []string, created time.Time) (v1.Layer, error) {
+func filesLayer(args []string, created time.Time, options []tarball.LayerOption) (v1.Layer, error) {
 	var entries []fileEntry
 	for _, arg := range args {
 		entry, err := parseFileEntry(arg)
@@ -192,5 +201,5 @@ func filesLayer(args []string, created time.Time) (v1.Layer, error) {
 	layerBytes := buf.Bytes()
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(layerBytes)), nil
-	}, layerOptions...)
+	}, options...)
 }

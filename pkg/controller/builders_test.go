@@ -170,7 +170,7 @@ func TestRenderObjectsHidesTheCertificate(t *testing.T) {
 	mc.Spec.Elasticity = &v1alpha1.ElasticitySpec{SelfScaling: ptr.To(true)}
 	objects, err := RenderObjects(mc, Config{})
 	require.NoError(t, err)
-	require.Len(t, objects, 7)
+	require.Len(t, objects, 8)
 	secret := objects[0].(*corev1.Secret)
 	assert.Equal(t, RedactedCertificate, string(secret.Data[CurveCertKey]))
 }

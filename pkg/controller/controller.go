@@ -19,6 +19,7 @@ import (
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	policylisters "k8s.io/client-go/listers/policy/v1"
 	rbaclisters "k8s.io/client-go/listers/rbac/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
@@ -49,6 +50,7 @@ type Controller struct {
 	serviceAccounts   corelisters.ServiceAccountLister
 	roles             rbaclisters.RoleLister
 	roleBindings      rbaclisters.RoleBindingLister
+	pdbs              policylisters.PodDisruptionBudgetLister
 	cachesSynced      []cache.InformerSynced
 	workqueue         workqueue.TypedRateLimitingInterface[cache.ObjectName]
 	recorder          record.EventRecorder
@@ -89,6 +91,7 @@ func NewController(
 	serviceAccountInformer := kubeInformers.Core().V1().ServiceAccounts()
 	roleInformer := kubeInformers.Rbac().V1().Roles()
 	roleBindingInformer := kubeInformers.Rbac().V1().RoleBindings()
+	pdbInformer := kubeInformers.Policy().V1().PodDisruptionBudgets()
 
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartStructuredLogging(4)
@@ -107,6 +110,7 @@ func NewController(
 		serviceAccounts:  serviceAccountInformer.Lister(),
 		roles:            roleInformer.Lister(),
 		roleBindings:     roleBindingInformer.Lister(),
+		pdbs:             pdbInformer.Lister(),
 		recorder:         recorder,
 		eventBroadcaster: broadcaster,
 		workqueue: workqueue.NewTypedRateLimitingQueueWithConfig(
@@ -121,6 +125,7 @@ func NewController(
 	for _, informer := range []cache.SharedIndexInformer{
 		mcInformer.Informer(), jobInformer.Informer(), serviceInformer.Informer(), configMapInformer.Informer(),
 		secretInformer.Informer(), serviceAccountInformer.Informer(), roleInformer.Informer(), roleBindingInformer.Informer(),
+		pdbInformer.Informer(),
 	} {
 		if err := informer.SetTransform(trimForCache); err != nil {
 			return nil, fmt.Errorf("trimming cached objects: %w", err)
@@ -147,6 +152,7 @@ func NewController(
 	for _, informer := range []cache.SharedIndexInformer{
 		serviceInformer.Informer(), configMapInformer.Informer(), secretInformer.Informer(),
 		serviceAccountInformer.Informer(), roleInformer.Informer(), roleBindingInformer.Informer(),
+		pdbInformer.Informer(),
 	} {
 		if _, err := informer.AddEventHandler(c.ownedObjectHandler(0)); err != nil {
 			return nil, fmt.Errorf("watching owned objects: %w", err)

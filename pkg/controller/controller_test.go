@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -79,6 +80,8 @@ func (f *fixture) newController(ctx context.Context) *Controller {
 			indexer = kubeInformers.Rbac().V1().Roles().Informer().GetIndexer()
 		case *rbacv1.RoleBinding:
 			indexer = kubeInformers.Rbac().V1().RoleBindings().Informer().GetIndexer()
+		case *policyv1.PodDisruptionBudget:
+			indexer = kubeInformers.Policy().V1().PodDisruptionBudgets().Informer().GetIndexer()
 		default:
 			f.t.Fatalf("no informer for %T", obj)
 		}
@@ -148,7 +151,7 @@ func steadyChildren(t testing.TB, mc *v1alpha1.MiniCluster, jobSize int32) []run
 	job := newJob(mc)
 	job.Spec.Parallelism, job.Spec.Completions = ptr.To(jobSize), ptr.To(jobSize)
 	job.Status.Active, job.Status.Ready = jobSize, ptr.To(jobSize)
-	return []runtime.Object{newCurveSecret(mc, []byte("cert")), cm, newService(mc), job}
+	return []runtime.Object{newCurveSecret(mc, []byte("cert")), cm, newService(mc), job, newPodDisruptionBudget(mc)}
 }
 
 // withStatus gives mc the status a sync computes for job, as if written.
@@ -163,7 +166,7 @@ func TestSyncCreatesChildren(t *testing.T) {
 	f.miniClusters = append(f.miniClusters, mc)
 	f.sync(mc)
 
-	assert.Equal(t, []string{"create secrets", "create configmaps", "create services", "create jobs"}, f.kubeWrites())
+	assert.Equal(t, []string{"create secrets", "create configmaps", "create services", "create poddisruptionbudgets", "create jobs"}, f.kubeWrites())
 	assert.Empty(t, f.elasticWrites(), "status waits for the Job's first status")
 
 	job, err := f.kubeClient.BatchV1().Jobs("default").Get(context.Background(), "flux-sample", metav1.GetOptions{})
@@ -409,7 +412,7 @@ func TestSyncForeignObjectOutsideCache(t *testing.T) {
 	result, err := c.syncHandler(ctx, cache.MetaObjectToName(mc))
 	require.NoError(t, err)
 	assert.Equal(t, time.Minute, result.requeueAfter)
-	assert.Equal(t, []string{"create secrets", "create configmaps", "create services", "create jobs"}, f.kubeWrites())
+	assert.Equal(t, []string{"create secrets", "create configmaps", "create services", "create poddisruptionbudgets", "create jobs"}, f.kubeWrites())
 	job, err := f.kubeClient.BatchV1().Jobs("default").Get(ctx, "flux-sample", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Nil(t, job.Spec.Parallelism, "the user's Job is untouched")
@@ -433,7 +436,7 @@ func TestSyncSelfScalingRBAC(t *testing.T) {
 
 	assert.Equal(t, []string{
 		"create secrets", "create configmaps", "create services",
-		"create serviceaccounts", "create roles", "create rolebindings", "create jobs",
+		"create serviceaccounts", "create roles", "create rolebindings", "create poddisruptionbudgets", "create jobs",
 	}, f.kubeWrites())
 
 	ctx := context.Background()

@@ -27,6 +27,6 @@ func RenderObjects(mc *v1alpha1.MiniCluster, config Config) ([]runtime.Object, e
 	if mc.SelfScaling() {
 		objects = append(objects, newServiceAccount(mc), newRole(mc), newRoleBinding(mc))
 	}
-	objects = append(objects, newJob(mc))
+	objects = append(objects, newPodDisruptionBudget(mc), newJob(mc))
 	return objects, nil
 }

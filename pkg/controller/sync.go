@@ -156,6 +156,11 @@ func (c *Controller) syncChildren(ctx context.Context, mc *v1alpha1.MiniCluster)
 		}
 	}
 
+	// Before the Job, so rank 0 is guarded from the moment it exists.
+	if err := c.ensurePodDisruptionBudget(ctx, mc); err != nil {
+		return nil, false, err
+	}
+
 	var created bool
 	job, err := ensure(ctx, mc, "Job",
 		func() (*batchv1.Job, error) { return c.jobs.Jobs(mc.Namespace).Get(jobName(mc)) },
