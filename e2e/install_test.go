@@ -23,10 +23,6 @@ import (
 	"github.com/elasticflux/elasticflux/pkg/apis/elasticflux/v1alpha1"
 )
 
-// kwokNodeAnnotation marks the fake nodes hack/cluster-up.sh creates; a
-// node without it runs real containers.
-const kwokNodeAnnotation = "kwok.x-k8s.io/node"
-
 // shippedImage is the image name manifests/ and the chart install; an
 // `images:` override or --set image.* replaces it.
 const shippedImage = "ghcr.io/elasticflux/elasticflux"
@@ -45,26 +41,6 @@ func requirePrerequisite(t *testing.T, ok bool, format string, args ...any) {
 	t.Skipf("missing prerequisite: "+format, args...)
 }
 
-// realNode is a Ready node that is not a kwok fake.
-func realNode(t *testing.T) *corev1.Node {
-	t.Helper()
-	nodes, err := kubeClient.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
-	require.NoError(t, err)
-	for i := range nodes.Items {
-		node := &nodes.Items[i]
-		if _, fake := node.Annotations[kwokNodeAnnotation]; fake {
-			continue
-		}
-		for _, condition := range node.Status.Conditions {
-			if condition.Type == corev1.NodeReady && condition.Status == corev1.ConditionTrue {
-				return node
-			}
-		}
-	}
-	requirePrerequisite(t, false, "no Ready node that runs real containers (a kubelet beside the kwok nodes)")
-	return nil
-}
-
 // builtImage is the reference make image wrote, split into repository and
 // tag.
 func builtImage(t *testing.T) (repository, tag string) {
@@ -79,33 +55,15 @@ func builtImage(t *testing.T) (repository, tag string) {
 	return reference[:at], reference[at+1:]
 }
 
-// placement pins the controller's pods to the real node, tolerating its
-// taints, whatever the cluster put there to keep fake workloads off it.
-type placement struct {
-	nodeSelector map[string]string
-	tolerations  []corev1.Toleration
-}
-
-func placementOn(node *corev1.Node) placement {
-	p := placement{nodeSelector: map[string]string{corev1.LabelHostname: node.Labels[corev1.LabelHostname]}}
-	for _, taint := range node.Spec.Taints {
-		p.tolerations = append(p.tolerations, corev1.Toleration{Key: taint.Key, Operator: corev1.TolerationOpExists, Effect: taint.Effect})
-	}
-	return p
-}
-
 // kwokPlacement keeps a MiniCluster's brokers on the kwok nodes: their
 // image holds no Flux here, and this test is about the controller.
-func kwokPlacement(t *testing.T) *v1alpha1.PodSpec {
-	t.Helper()
-	nodes, err := kubeClient.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{LabelSelector: "type=kwok"})
-	require.NoError(t, err)
-	require.NotEmpty(t, nodes.Items, "kwok nodes")
-	spec := &v1alpha1.PodSpec{NodeSelector: map[string]string{"type": "kwok"}}
-	for _, taint := range nodes.Items[0].Spec.Taints {
-		spec.Tolerations = append(spec.Tolerations, v1alpha1.Toleration{Key: taint.Key, Operator: corev1.TolerationOpExists, Effect: taint.Effect})
+func kwokPlacement() *v1alpha1.PodSpec {
+	return &v1alpha1.PodSpec{
+		NodeSelector: kwokNodeSelector,
+		Tolerations: []v1alpha1.Toleration{{
+			Key: kwokToleration.Key, Operator: kwokToleration.Operator, Effect: kwokToleration.Effect,
+		}},
 	}
-	return spec
 }
 
 // installation is one controller Deployment under test.
@@ -125,7 +83,7 @@ type installation struct {
 // It runs alone (not in parallel): an in-cluster controller watches every
 // namespace, and the other tests own theirs.
 func TestInstallInCluster(t *testing.T) {
-	node := realNode(t)
+	requireRealNode(t)
 	repository, tag := builtImage(t)
 	// The real node's own way in: ctr images import into its containerd,
 	// the k8s.io namespace, this machine's platform.
@@ -135,10 +93,11 @@ func TestInstallInCluster(t *testing.T) {
 	out, err := exec.Command(importer, filepath.Join(repoRoot, "bin", "image", "elasticflux.tar")).CombinedOutput()
 	require.NoError(t, err, "importing the image into the node's containerd: %s", out)
 	require.Contains(t, string(out), repository+":"+tag, "the archive is imported under the reference make image gave it")
-	where := placementOn(node)
+	// Nothing places the controller: the kwok nodes' taint keeps it off
+	// them, as any cluster's own nodes would take it.
 
 	t.Run("kustomize", func(t *testing.T) {
-		overlay := writeOverlay(t, repository, tag, where)
+		overlay := writeOverlay(t, repository, tag)
 		out, err := kubectl("apply", "-k", overlay)
 		require.NoError(t, err, "kubectl apply -k: %s", out)
 		install := installation{
@@ -160,13 +119,6 @@ func TestInstallInCluster(t *testing.T) {
 		args := []string{"install", release, filepath.Join(repoRoot, "charts", "elasticflux"),
 			"--namespace", namespace, "--create-namespace", "--wait", "--timeout", "5m",
 			"--set", "image.repository=" + repository, "--set", "image.tag=" + tag,
-			"--set", "nodeSelector." + strings.ReplaceAll(corev1.LabelHostname, ".", `\.`) + "=" + where.nodeSelector[corev1.LabelHostname],
-		}
-		for i, toleration := range where.tolerations {
-			args = append(args,
-				"--set", fmt.Sprintf("tolerations[%d].key=%s", i, toleration.Key),
-				"--set", fmt.Sprintf("tolerations[%d].operator=Exists", i),
-				"--set", fmt.Sprintf("tolerations[%d].effect=%s", i, toleration.Effect))
 		}
 		out, err := helm(args...)
 		require.NoError(t, err, "helm install: %s", out)
@@ -185,29 +137,18 @@ func TestInstallInCluster(t *testing.T) {
 }
 
 // writeOverlay writes the kustomization a user would: manifests/ as the
-// base, the image replaced, the pods placed.
-func writeOverlay(t *testing.T, repository, tag string, where placement) string {
+// base, the image replaced.
+func writeOverlay(t *testing.T, repository, tag string) string {
 	t.Helper()
 	dir := t.TempDir()
 	// kustomize takes a base only by a relative path.
 	base, err := filepath.Rel(dir, filepath.Join(repoRoot, "manifests"))
-	require.NoError(t, err)
-	podSpec := map[string]any{"nodeSelector": where.nodeSelector}
-	if len(where.tolerations) > 0 {
-		podSpec["tolerations"] = where.tolerations
-	}
-	patch, err := yaml.Marshal(map[string]any{
-		"apiVersion": "apps/v1", "kind": "Deployment",
-		"metadata": map[string]any{"name": "elasticflux-controller", "namespace": controllerNamespace},
-		"spec":     map[string]any{"template": map[string]any{"spec": podSpec}},
-	})
 	require.NoError(t, err)
 	kustomization, err := yaml.Marshal(map[string]any{
 		"apiVersion": "kustomize.config.k8s.io/v1beta1",
 		"kind":       "Kustomization",
 		"resources":  []string{base},
 		"images":     []map[string]string{{"name": shippedImage, "newName": repository, "newTag": tag}},
-		"patches":    []map[string]any{{"patch": string(patch)}},
 	})
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "kustomization.yaml"), kustomization, 0o644))
@@ -250,7 +191,7 @@ func exercise(t *testing.T, install installation, tag string) {
 
 	ns := newNamespace(t)
 	mc := miniCluster("flux-sample", 1, 1, 4)
-	mc.Spec.Pod = kwokPlacement(t)
+	mc.Spec.Pod = kwokPlacement()
 	createMiniCluster(t, ns, mc)
 	out, err := kubectl("-n", ns, "scale", "minicluster/flux-sample", "--replicas=3")
 	require.NoError(t, err, "kubectl scale: %s", out)
@@ -259,18 +200,23 @@ func exercise(t *testing.T, install installation, tag string) {
 	assert.Zero(t, reconciles(t, metricsURL(standby)), "the standby does nothing")
 
 	// The leader goes (as in a rolling update or a node drain): on SIGTERM
-	// it stops its workers and releases the Lease, and the standby takes
-	// over at once.
+	// it stops its workers and releases the Lease, and another replica
+	// takes over: the standby, or the leader's replacement if it starts
+	// first, both equally good.
 	require.NoError(t, kubeClient.CoreV1().Pods(install.namespace).Delete(context.Background(), leader.Name, metav1.DeleteOptions{}))
-	eventually(t, longWait, "the standby to take the Lease", func() (bool, string) {
+	eventually(t, longWait, "another replica to take the Lease", func() (bool, string) {
 		holder := holderIdentity(install)
-		return strings.HasPrefix(holder, standby.Name+"_"), holder
+		successor, _, found := strings.Cut(holder, "_")
+		return found && successor != leader.Name, holder
 	})
+	pods = waitForReadyReplicas(t, install, 2, &leader)
+	successor := leaseHolder(t, install, pods)
+	require.NotEqual(t, leader.Name, successor.Name)
+	t.Logf("handed over from %s to %s", leader.Name, successor.Name)
 	out, err = kubectl("-n", ns, "scale", "minicluster/flux-sample", "--replicas=2")
 	require.NoError(t, err, "kubectl scale: %s", out)
 	waitForBrokers(t, ns, "flux-sample", 2)
-	assertServed(t, install, standby, ns)
-	waitForReadyReplicas(t, install, 2, &leader)
+	assertServed(t, install, successor, ns)
 }
 
 // waitForReadyReplicas waits until the Deployment has want Ready pods (none
