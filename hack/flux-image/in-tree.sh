@@ -14,8 +14,10 @@
 set -euo pipefail
 
 if [[ "${IN_TREE_NAMESPACE:-}" != 1 ]]; then
-	# --kill-child: if this script is killed, the namespace goes with it.
-	exec unshare --mount --uts --pid --fork --kill-child --propagation private \
+	# The namespace dies with its caller: --pdeathsig kills unshare when the
+	# caller dies, and --kill-child then kills the namespace's first process,
+	# which takes every other process in it along.
+	exec setpriv --pdeathsig KILL unshare --mount --uts --pid --fork --kill-child --propagation private \
 		env IN_TREE_NAMESPACE=1 "$0" "$@"
 fi
 
