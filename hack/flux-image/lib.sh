@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Helpers shared by hack/flux-image.sh and hack/flux-image/check.sh.
+# Functions shared by hack/flux-image.sh and hack/flux-image/check.sh.
 
 # mounted_under DIR: succeeds when something is mounted at DIR or below it.
 mounted_under() {
