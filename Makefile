@@ -43,6 +43,14 @@ unit: ## Unit tests only.
 tools: ## Build the local control plane (etcd, kube-*, kubectl, kwok, metrics-server) into bin/, once.
 	hack/build-tools.sh
 
+.PHONY: flux-image
+flux-image: ## Build the Flux broker image (Debian 12 + flux-core 0.88.0) into bin/flux-image, once; needs root.
+	hack/flux-image.sh
+
+.PHONY: flux-image-check
+flux-image-check: ## Build the Flux broker image if needed, then prove it runs Flux (chroot and a private containerd).
+	hack/flux-image.sh --check
+
 .PHONY: cluster-up
 cluster-up: tools ## Start the local control plane in the background; kubeconfig in .local/kubeconfig.
 	hack/cluster-up.sh
