@@ -60,7 +60,7 @@ cluster-down: ## Stop the local control plane started by cluster-up.
 	hack/cluster-down.sh
 
 .PHONY: e2e
-e2e: build tools image ## End-to-end tests against the local control plane (started if not running); the in-cluster install needs a real node.
+e2e: build tools image flux-image ## End-to-end tests on the local cluster (started if not running): kwok nodes, and real Flux brokers on the real node.
 	hack/e2e.sh
 
 .PHONY: run
