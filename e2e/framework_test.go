@@ -390,7 +390,7 @@ func miniCluster(name string, size, minSize, maxSize int32) *v1alpha1.MiniCluste
 			MinSize: ptr.To(minSize),
 			MaxSize: ptr.To(maxSize),
 			Container: v1alpha1.ContainerSpec{
-				Image:     "ghcr.io/converged-computing/flux-view-rocky:tag-9",
+				Image:     "fluxrm/flux-sched:jammy",
 				Resources: v1alpha1.Resources{Requests: map[corev1.ResourceName]resource.Quantity{corev1.ResourceCPU: resource.MustParse("500m")}},
 			},
 			Pod: &v1alpha1.PodSpec{

@@ -238,7 +238,7 @@ func benchMiniCluster(i int) *v1alpha1.MiniCluster {
 		Spec: v1alpha1.MiniClusterSpec{
 			Size: ptr.To[int32](2), MinSize: ptr.To[int32](1), MaxSize: ptr.To[int32](8),
 			Container: v1alpha1.ContainerSpec{
-				Image:     "ghcr.io/converged-computing/flux-view-rocky:tag-9",
+				Image:     "fluxrm/flux-sched:jammy",
 				Resources: v1alpha1.Resources{Requests: map[corev1.ResourceName]resource.Quantity{corev1.ResourceCPU: resource.MustParse("10m")}},
 			},
 			Pod: &v1alpha1.PodSpec{
