@@ -29,7 +29,8 @@ type FluxSpecApplyConfiguration struct {
 	// ConnectTimeout is how long a broker waits to connect to its parent
 	// before it gives up, as a Flux duration (e.g. 30s, 5m).
 	ConnectTimeout *string `json:"connectTimeout,omitempty"`
-	// QueuePolicy is the Fluxion queue policy.
+	// QueuePolicy is the Fluxion queue policy. Unset names none in the
+	// broker config, and Fluxion uses its own default (fcfs).
 	QueuePolicy *string `json:"queuePolicy,omitempty"`
 	// TreeFanout arranges the brokers in a tree of this fanout
 	// (tbon.topo=kary:N) instead of the flat default where every broker
