@@ -439,8 +439,10 @@ type FluxSpec struct {
 	BrokerOptions []string `json:"brokerOptions,omitempty"`
 
 	// CurveCertSecretName names an existing Secret in the namespace whose
-	// key curve.cert holds the brokers' curve certificate. Unset: the
-	// controller creates one for this MiniCluster and never regenerates it.
+	// key curve.cert holds the brokers' curve certificate; the controller
+	// never creates or changes it. Unset: the controller creates one for
+	// this MiniCluster, and makes a new one only when the old is gone and
+	// no broker runs.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	CurveCertSecretName string `json:"curveCertSecretName,omitempty"`

@@ -40,8 +40,10 @@ type FluxSpecApplyConfiguration struct {
 	// to every broker as -S name=value.
 	BrokerOptions []string `json:"brokerOptions,omitempty"`
 	// CurveCertSecretName names an existing Secret in the namespace whose
-	// key curve.cert holds the brokers' curve certificate. Unset: the
-	// controller creates one for this MiniCluster and never regenerates it.
+	// key curve.cert holds the brokers' curve certificate; the controller
+	// never creates or changes it. Unset: the controller creates one for
+	// this MiniCluster, and makes a new one only when the old is gone and
+	// no broker runs.
 	CurveCertSecretName *string `json:"curveCertSecretName,omitempty"`
 }
 
