@@ -20,9 +20,9 @@ func setSize(t *testing.T, ns, name string, size int) {
 	require.NoError(t, err)
 }
 
-// TestControllerRestartMidResize: a controller killed while a resize is
-// under way, or while sizes change, converges on restart with every index
-// exactly once.
+// TestControllerRestartMidResize: a controller killed before it patches a
+// resize, or right after, converges on restart with every index exactly
+// once and a status that says so.
 func TestControllerRestartMidResize(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
@@ -30,11 +30,25 @@ func TestControllerRestartMidResize(t *testing.T) {
 	createMiniCluster(t, ns, miniCluster("flux-sample", 2, 1, 8))
 	waitForBrokers(t, ns, "flux-sample", 2)
 
-	// Killed right as it sees the resize: the patch may or may not be made.
-	setSize(t, ns, "flux-sample", 6)
+	// Killed before the resize: nobody patches the Job until a controller
+	// runs again.
 	controller.kill()
+	setSize(t, ns, "flux-sample", 6)
+	parallelism, completions := jobSize(t, ns, "flux-sample")
+	require.Equal(t, []int32{2, 2}, []int32{parallelism, completions}, "no controller ran")
 	controller = startController(t, ns)
 	waitForBrokers(t, ns, "flux-sample", 6)
+
+	// Killed right after its patch, before the status that follows it:
+	// the next controller finds the Job resized and records it.
+	setSize(t, ns, "flux-sample", 4)
+	eventually(t, shortWait, "the Job patched", func() (bool, string) {
+		parallelism, completions := jobSize(t, ns, "flux-sample")
+		return parallelism == 4 && completions == 4, fmt.Sprintf("%d/%d", parallelism, completions)
+	})
+	controller.kill()
+	controller = startController(t, ns)
+	waitForBrokers(t, ns, "flux-sample", 4)
 
 	// Sizes that change while no controller runs: the last one wins.
 	controller.kill()
@@ -42,7 +56,7 @@ func TestControllerRestartMidResize(t *testing.T) {
 	setSize(t, ns, "flux-sample", 3)
 	startController(t, ns)
 	waitForBrokers(t, ns, "flux-sample", 3)
-	parallelism, completions := jobSize(t, ns, "flux-sample")
+	parallelism, completions = jobSize(t, ns, "flux-sample")
 	assert.Equal(t, []int32{3, 3}, []int32{parallelism, completions})
 }
 

@@ -175,7 +175,7 @@ func TestSelfScaling(t *testing.T) {
 	waitForBrokers(t, ns, "flux-sample", 3)
 	out, err = selfscale("get")
 	require.NoError(t, err, out)
-	assert.Contains(t, out, "3")
+	assert.Equal(t, "3\n", out, "the size, alone on its line")
 
 	out, err = selfscale("set", "9")
 	require.Error(t, err)

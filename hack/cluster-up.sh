@@ -441,6 +441,11 @@ KWOK_CONFIG="${LOCAL_DIR}/kwok.yaml"
       cat "${f}"
     done
   done
+  # Stages of our own: hack/cluster/kwok/*.yaml.
+  for f in "${CLUSTER_REPO_ROOT}"/hack/cluster/kwok/*.yaml; do
+    echo "---"
+    cat "${f}"
+  done
 } >"${KWOK_CONFIG}"
 
 # --node-lease-duration-seconds: without it kwok keeps no node Leases, the

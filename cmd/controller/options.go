@@ -46,6 +46,10 @@ type options struct {
 	statusBatchPeriod   time.Duration
 	statusSettleTimeout time.Duration
 
+	// cacheSyncTimeout bounds the wait for the informer caches: a leader
+	// that cannot fill them would hold the Lease while doing nothing.
+	cacheSyncTimeout time.Duration
+
 	loggingFormat string
 }
 
@@ -62,6 +66,7 @@ func defaultOptions() options {
 		apiBurst:            400,
 		statusBatchPeriod:   time.Second,
 		statusSettleTimeout: 5 * time.Second,
+		cacheSyncTimeout:    2 * time.Minute,
 		loggingFormat:       loggingFormatText,
 	}
 }
@@ -83,6 +88,7 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.apiBurst, "kube-api-burst", o.apiBurst, "Requests the controller may send to the API server in a burst above --kube-api-qps.")
 	fs.DurationVar(&o.statusBatchPeriod, "status-batch-period", o.statusBatchPeriod, "How long to gather a Job's status changes into one MiniCluster status write.")
 	fs.DurationVar(&o.statusSettleTimeout, "status-settle-timeout", o.statusSettleTimeout, "How long a status write may wait for starting or stopping brokers to settle, so a resize costs one status write; bounds how stale status.size can be.")
+	fs.DurationVar(&o.cacheSyncTimeout, "cache-sync-timeout", o.cacheSyncTimeout, "How long the informer caches may take to fill before the controller gives up and exits non-zero, so that with --leader-elect another replica takes over.")
 	fs.StringVar(&o.loggingFormat, "logging-format", o.loggingFormat, `Log format: "text" (klog) or "json" (one JSON object a line; -v sets the verbosity, -vmodule is ignored).`)
 }
 
@@ -122,6 +128,9 @@ func (o *options) validate() error {
 	}
 	if o.statusSettleTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--status-settle-timeout must be positive, got %v", o.statusSettleTimeout))
+	}
+	if o.cacheSyncTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--cache-sync-timeout must be positive, got %v", o.cacheSyncTimeout))
 	}
 	if o.loggingFormat != loggingFormatText && o.loggingFormat != loggingFormatJSON {
 		errs = append(errs, fmt.Errorf("--logging-format must be %q or %q, got %q", loggingFormatText, loggingFormatJSON, o.loggingFormat))

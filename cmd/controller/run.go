@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	kubeinformers "k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/elasticflux/elasticflux/pkg/controller"
 	clientset "github.com/elasticflux/elasticflux/pkg/generated/clientset/versioned"
-	informers "github.com/elasticflux/elasticflux/pkg/generated/informers/externalversions"
 )
 
 // userAgent names the controller's requests in the API server's audit log.
@@ -115,16 +112,7 @@ func runController(ctx context.Context, opts options, kubeClient kubernetes.Inte
 
 	// Only the objects the controller manages, so memory stays flat as the
 	// cluster fills with other workloads' Jobs, Secrets and ConfigMaps.
-	kubeOptions := []kubeinformers.SharedInformerOption{
-		kubeinformers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = controller.ManagedSelector }),
-	}
-	var elasticOptions []informers.SharedInformerOption
-	if opts.namespace != "" {
-		kubeOptions = append(kubeOptions, kubeinformers.WithNamespace(opts.namespace))
-		elasticOptions = append(elasticOptions, informers.WithNamespace(opts.namespace))
-	}
-	kubeInformers := kubeinformers.NewSharedInformerFactoryWithOptions(kubeClient, resyncPeriod, kubeOptions...)
-	elasticInformers := informers.NewSharedInformerFactoryWithOptions(elasticClient, resyncPeriod, elasticOptions...)
+	kubeInformers, elasticInformers := controller.NewInformerFactories(kubeClient, elasticClient, opts.namespace, resyncPeriod)
 
 	c, err := controller.NewController(ctx, kubeClient, elasticClient, kubeInformers, elasticInformers, controller.Config{
 		ClusterDomain:       opts.clusterDomain,
@@ -151,7 +139,7 @@ func runController(ctx context.Context, opts options, kubeClient kubernetes.Inte
 		}
 	}()
 
-	if err := c.Run(ctx, opts.workers); err != nil && ctx.Err() == nil {
+	if err := c.Run(ctx, opts.workers, opts.cacheSyncTimeout); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("running the controller: %w", err)
 	}
 	return nil

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2/ktesting"
 )
@@ -43,7 +42,7 @@ func BenchmarkSyncSteadyState(b *testing.B) {
 	f := newFixture(b)
 	mc := newMiniCluster("flux-sample", 2, 8)
 	f.kubeObjects = steadyChildren(b, mc, 2)
-	f.miniClusters = append(f.miniClusters, withStatus(mc, f.kubeObjects[3].(*batchv1.Job)))
+	f.miniClusters = append(f.miniClusters, withStatus(mc, steadyJob(f.kubeObjects)))
 	_, ctx := ktesting.NewTestContext(b)
 	c := f.newController(ctx)
 	key := cache.MetaObjectToName(mc)

@@ -39,14 +39,19 @@ const (
 	// `flux submit -N`; the start script reads it from the environment so
 	// the ConfigMap does not change when the cluster is resized.
 	envSize = "ELASTICFLUX_SIZE"
+	// envMiniCluster and envNamespace name the MiniCluster a broker belongs
+	// to, e.g. for self-scaling.
+	envMiniCluster = "ELASTICFLUX_MINICLUSTER"
+	envNamespace   = "ELASTICFLUX_NAMESPACE"
 )
 
 // Defaults the CRD applies at admission; builders apply them too so a
-// MiniCluster read from a file (render) comes out the same.
+// MiniCluster read from a file (render) comes out the same. The queue policy
+// has none: without one the broker config names none and Fluxion uses its
+// own default.
 const (
 	defaultLogLevel       = 6
 	defaultConnectTimeout = "30s"
-	defaultQueuePolicy    = "fcfs"
 	defaultDrainTimeout   = 60
 )
 
@@ -81,9 +86,6 @@ func brokerConfig(mc *v1alpha1.MiniCluster, clusterDomain string, renderedR bool
 		QueuePolicy:    flux.QueuePolicy,
 		AllowGuestUser: true,
 		AllowRootOwner: true,
-	}
-	if config.QueuePolicy == "" {
-		config.QueuePolicy = defaultQueuePolicy
 	}
 	if flux.TreeFanout != nil {
 		config.TBONTopo = fmt.Sprintf("kary:%d", *flux.TreeFanout)

@@ -1,11 +1,13 @@
 package controller
 
 import (
+	"math"
 	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
@@ -115,6 +117,148 @@ func TestNewJobPointsFluxAtTheOwnBroker(t *testing.T) {
 	assert.Equal(t, "local:///var/lib/elasticflux/run/local-$(ELASTICFLUX_RANK)", env[uri].Value)
 }
 
+// TestNewJobShapes pins the failure handling of each mode, field by field;
+// jobShape says why each is what it is. What Kubernetes does with them is
+// proven in e2e/jobshape_test.go.
+func TestNewJobShapes(t *testing.T) {
+	brokerContainer := ptr.To("flux-broker")
+	cases := map[string]struct {
+		command              []string
+		restartPolicy        corev1.RestartPolicy
+		backoffLimit         int32
+		backoffLimitPerIndex *int32
+		podFailurePolicy     *batchv1.PodFailurePolicy
+	}{
+		"interactive: restarts in place, never given up": {
+			restartPolicy:        corev1.RestartPolicyOnFailure,
+			backoffLimit:         math.MaxInt32,
+			backoffLimitPerIndex: ptr.To[int32](math.MaxInt32),
+		},
+		"command: a failing command fails the Job, a stopped broker does not": {
+			command:       []string{"hostname"},
+			restartPolicy: corev1.RestartPolicyNever,
+			backoffLimit:  6,
+			podFailurePolicy: &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{
+				{Action: batchv1.PodFailurePolicyActionIgnore, OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{
+					{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue},
+				}},
+				{Action: batchv1.PodFailurePolicyActionIgnore, OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
+					ContainerName: brokerContainer, Operator: batchv1.PodFailurePolicyOnExitCodesOpIn, Values: []int32{143},
+				}},
+				{Action: batchv1.PodFailurePolicyActionFailJob, OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
+					ContainerName: brokerContainer, Operator: batchv1.PodFailurePolicyOnExitCodesOpNotIn, Values: []int32{0},
+				}},
+			}},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			mc := newMiniCluster("flux-sample", 3, 8)
+			mc.Spec.Command = tc.command
+			job := newJob(mc)
+			assert.Equal(t, tc.restartPolicy, job.Spec.Template.Spec.RestartPolicy)
+			assert.Equal(t, tc.backoffLimit, *job.Spec.BackoffLimit)
+			assert.Equal(t, tc.backoffLimitPerIndex, job.Spec.BackoffLimitPerIndex)
+			assert.Nil(t, job.Spec.MaxFailedIndexes, "no rank is ever given up")
+			assert.Equal(t, batchv1.Failed, *job.Spec.PodReplacementPolicy, "a replacement starts only once the old broker has stopped")
+			assert.Equal(t, tc.podFailurePolicy, job.Spec.PodFailurePolicy)
+			require.Len(t, job.Spec.Template.Spec.Containers, 1)
+			assert.Equal(t, "flux-broker", job.Spec.Template.Spec.Containers[0].Name, "the exit-code rules name this container")
+			assert.Empty(t, shapeFor(mc).outdatedBy(job), "a Job this version makes is not outdated")
+			assert.Empty(t, shapeFor(mc).mutableDrift(job))
+		})
+	}
+}
+
+// TestBrokerEnv: ELASTICFLUX_SIZE is the Job's clamped size, and the
+// controller's variables come after the user's, so they win should a user
+// variable of the same name get past admission.
+func TestBrokerEnv(t *testing.T) {
+	cases := map[string]struct {
+		size, min, max int32
+		want           string
+	}{
+		"inside the range": {size: 3, min: 1, max: 8, want: "3"},
+		"above maxSize":    {size: 12, min: 1, max: 8, want: "8"},
+		"below minSize":    {size: 1, min: 2, max: 8, want: "2"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			mc := newMiniCluster("flux-sample", tc.size, tc.max)
+			mc.Spec.MinSize = ptr.To(tc.min)
+			mc.Spec.Container.Env = []v1alpha1.EnvVar{{Name: "OMP_NUM_THREADS", Value: "4"}, {Name: "ELASTICFLUX_SIZE", Value: "99"}}
+			env := newJob(mc).Spec.Template.Spec.Containers[0].Env
+			values := map[string]string{}
+			for _, e := range env {
+				values[e.Name] = e.Value // the last one of a name wins, as in the kubelet
+			}
+			assert.Equal(t, tc.want, values[envSize])
+			assert.Equal(t, "4", values["OMP_NUM_THREADS"])
+			assert.Equal(t, []string{"OMP_NUM_THREADS", "ELASTICFLUX_SIZE", "ELASTICFLUX_MINICLUSTER", "ELASTICFLUX_NAMESPACE", "ELASTICFLUX_SIZE", envRank, "FLUX_URI"},
+				envNames(env), "the controller's variables come last")
+		})
+	}
+}
+
+func envNames(env []corev1.EnvVar) []string {
+	var names []string
+	for _, e := range env {
+		names = append(names, e.Name)
+	}
+	return names
+}
+
+// TestValidateBrokerPod: what admission refuses is refused again before a
+// Job is made, for MiniClusters that got past an older CRD.
+func TestValidateBrokerPod(t *testing.T) {
+	cases := map[string]struct {
+		mutate  func(*v1alpha1.MiniCluster)
+		wantErr string
+	}{
+		"valid": {mutate: func(mc *v1alpha1.MiniCluster) {
+			mc.Spec.Pod = &v1alpha1.PodSpec{Volumes: []v1alpha1.Volume{{Name: "data", EmptyDir: &v1alpha1.EmptyDirSource{}}}}
+			mc.Spec.Container.VolumeMounts = []v1alpha1.VolumeMount{{Name: "data", MountPath: "/etc/elasticfluxdata"}}
+		}},
+		"reserved volume name": {
+			mutate: func(mc *v1alpha1.MiniCluster) {
+				mc.Spec.Pod = &v1alpha1.PodSpec{Volumes: []v1alpha1.Volume{{Name: "elasticflux-config", EmptyDir: &v1alpha1.EmptyDirSource{}}}}
+			},
+			wantErr: `spec.pod.volumes: the name "elasticflux-config" is reserved`,
+		},
+		"mount naming no volume": {
+			mutate: func(mc *v1alpha1.MiniCluster) {
+				mc.Spec.Container.VolumeMounts = []v1alpha1.VolumeMount{{Name: "data", MountPath: "/data"}}
+			},
+			wantErr: `spec.container.volumeMounts: "data" names no volume`,
+		},
+		"mount inside the broker state": {
+			mutate: func(mc *v1alpha1.MiniCluster) {
+				mc.Spec.Pod = &v1alpha1.PodSpec{Volumes: []v1alpha1.Volume{{Name: "data", EmptyDir: &v1alpha1.EmptyDirSource{}}}}
+				mc.Spec.Container.VolumeMounts = []v1alpha1.VolumeMount{{Name: "data", MountPath: "/var/lib/elasticflux/run"}}
+			},
+			wantErr: `"/var/lib/elasticflux/run" is at or inside /var/lib/elasticflux`,
+		},
+		"the rank's variable": {
+			mutate: func(mc *v1alpha1.MiniCluster) {
+				mc.Spec.Container.Env = []v1alpha1.EnvVar{{Name: "JOB_COMPLETION_INDEX", Value: "0"}}
+			},
+			wantErr: "spec.container.env: JOB_COMPLETION_INDEX is set by the controller or the Job controller",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			mc := newMiniCluster("flux-sample", 2, 8)
+			tc.mutate(mc)
+			err := validateBrokerPod(mc)
+			if tc.wantErr == "" {
+				assert.NoError(t, err)
+				return
+			}
+			assert.ErrorContains(t, err, tc.wantErr)
+		})
+	}
+}
+
 func TestNewJobKeepsUserLabelsOffTheSelector(t *testing.T) {
 	mc := newMiniCluster("flux-sample", 2, 8)
 	mc.Spec.Pod = &v1alpha1.PodSpec{Labels: map[string]string{"team": "hpc"}}
@@ -152,6 +296,35 @@ func TestNewConfigMap(t *testing.T) {
 			assert.Equal(t, tc.wantR, hasR)
 			assert.NotEmpty(t, cm.Data[startScriptKey])
 			assert.NotEmpty(t, cm.Data[preStopKey])
+		})
+	}
+}
+
+// TestBrokerTOMLQueuePolicy: the Fluxion table is written only when a
+// queue policy is asked for; otherwise Fluxion's own default applies and
+// the config does not pretend otherwise.
+func TestBrokerTOMLQueuePolicy(t *testing.T) {
+	cases := map[string]struct {
+		flux      *v1alpha1.FluxSpec
+		wantTable string
+	}{
+		"no flux settings":        {},
+		"flux settings, no queue": {flux: &v1alpha1.FluxSpec{LogLevel: ptr.To[int32](5)}},
+		"a queue policy":          {flux: &v1alpha1.FluxSpec{QueuePolicy: "easy"}, wantTable: "[sched-fluxion-qmanager]\nqueue-policy = 'easy'\n"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			mc := newMiniCluster("flux-sample", 2, 8)
+			mc.Spec.Flux = tc.flux
+			cm, err := newConfigMap(mc, "cluster.local")
+			require.NoError(t, err)
+			toml := cm.Data[brokerTOMLKey]
+			if tc.wantTable == "" {
+				assert.NotContains(t, toml, "sched-fluxion-qmanager")
+				assert.NotContains(t, toml, "queue-policy")
+				return
+			}
+			assert.Contains(t, toml, tc.wantTable)
 		})
 	}
 }

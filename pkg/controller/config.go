@@ -21,8 +21,13 @@ type Config struct {
 	StatusSettleTimeout time.Duration
 	// ForeignRetryPeriod is how often a MiniCluster blocked by an object it
 	// does not own is looked at again (such objects are outside the
-	// controller's label-filtered caches, so no event would wake it).
+	// controller's label-filtered caches, so no event would wake it); also a
+	// missing Secret named by spec.flux.curveCertSecretName.
 	ForeignRetryPeriod time.Duration
+	// StoppingBrokersPollPeriod is how often a MiniCluster waiting for the
+	// broker pods of an earlier Job to stop is looked at again (the
+	// controller keeps no pod cache, so no event would wake it).
+	StoppingBrokersPollPeriod time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -37,6 +42,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ForeignRetryPeriod == 0 {
 		c.ForeignRetryPeriod = time.Minute
+	}
+	if c.StoppingBrokersPollPeriod == 0 {
+		c.StoppingBrokersPollPeriod = 5 * time.Second
 	}
 	return c
 }

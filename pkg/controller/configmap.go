@@ -45,9 +45,7 @@ func newConfigMap(mc *v1alpha1.MiniCluster, clusterDomain string) (*corev1.Confi
 	}
 	data[preStopKey] = preStop
 
-	objectMeta := ownedMeta(mc, configMapName(mc))
-	objectMeta.Annotations = map[string]string{configHashAnnotation: hashData(data)}
-	return &corev1.ConfigMap{ObjectMeta: objectMeta, Data: data}, nil
+	return &corev1.ConfigMap{ObjectMeta: ownedMeta(mc, configMapName(mc)), Data: data}, nil
 }
 
 // ownedMeta is the metadata of an object mc controls.

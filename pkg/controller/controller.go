@@ -163,23 +163,43 @@ func NewController(
 	return c, nil
 }
 
-// Run waits for the caches, then runs workers until ctx is done.
-func (c *Controller) Run(ctx context.Context, workers int) error {
+// Run waits for the caches, then runs workers until ctx is done. It
+// returns only once every worker has finished its MiniCluster (their API
+// calls end with ctx), so a caller that holds a leader Lease can release
+// it knowing nothing more will be written. cacheSyncTimeout bounds the wait
+// for the caches (zero: no bound): a controller that cannot fill them, e.g.
+// because it may not list what it manages, fails instead of doing nothing.
+func (c *Controller) Run(ctx context.Context, workers int, cacheSyncTimeout time.Duration) error {
 	defer utilruntime.HandleCrash()
-	defer c.workqueue.ShutDown()
 	defer c.eventBroadcaster.Shutdown()
+	defer c.workqueue.ShutDown()
 	logger := klog.FromContext(ctx)
 
 	logger.Info("Starting MiniCluster controller")
-	if !cache.WaitForNamedCacheSyncWithContext(ctx, c.cachesSynced...) {
-		return fmt.Errorf("failed to wait for caches to sync")
+	syncCtx := ctx
+	if cacheSyncTimeout > 0 {
+		var cancel context.CancelFunc
+		syncCtx, cancel = context.WithTimeout(ctx, cacheSyncTimeout)
+		defer cancel()
+	}
+	if !cache.WaitForNamedCacheSyncWithContext(syncCtx, c.cachesSynced...) {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("the informer caches did not sync within %v: check that the controller may list and watch what it manages", cacheSyncTimeout)
 	}
 	logger.Info("Starting workers", "count", workers)
+	var running sync.WaitGroup
 	for range workers {
-		go wait.UntilWithContext(ctx, c.runWorker, time.Second)
+		running.Go(func() { wait.UntilWithContext(ctx, c.runWorker, time.Second) })
 	}
 	<-ctx.Done()
 	logger.Info("Shutting down workers")
+	// Workers take no new key once the queue is shut down; wait for the
+	// ones they hold.
+	c.workqueue.ShutDown()
+	running.Wait()
+	logger.Info("Workers stopped")
 	return nil
 }
 

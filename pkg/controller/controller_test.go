@@ -2,6 +2,8 @@ package controller
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -10,12 +12,11 @@ import (
 	"github.com/stretchr/testify/require"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	kubeinformers "k8s.io/client-go/informers"
+	"k8s.io/apimachinery/pkg/types"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	core "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
@@ -25,11 +26,12 @@ import (
 
 	"github.com/elasticflux/elasticflux/pkg/apis/elasticflux/v1alpha1"
 	"github.com/elasticflux/elasticflux/pkg/generated/clientset/versioned/fake"
-	informers "github.com/elasticflux/elasticflux/pkg/generated/informers/externalversions"
 )
 
-// fixture seeds the listers and fake clients with objects, runs one sync,
-// and exposes the write actions both clients saw.
+// fixture puts objects into fake clientsets, builds a controller whose
+// informers fill their caches from them exactly as in production (the same
+// label filter, the same transform), runs syncs, and exposes the write
+// actions both clients saw.
 type fixture struct {
 	t          testing.TB
 	kubeClient *kubefake.Clientset
@@ -38,12 +40,24 @@ type fixture struct {
 
 	miniClusters []*v1alpha1.MiniCluster
 	kubeObjects  []runtime.Object
+	// config is the controller's Config; zero values take the defaults.
+	config Config
+	// reactors run before the fake's own, e.g. to make a write fail.
+	reactors []reactor
+}
+
+// reactor makes the fake kube clientset answer verb on resource.
+type reactor struct {
+	verb, resource string
+	react          core.ReactionFunc
 }
 
 func newFixture(t testing.TB) *fixture {
 	return &fixture{t: t}
 }
 
+// newController builds the clients and a controller, starts its informers
+// and waits until their caches hold what the clients hold.
 func (f *fixture) newController(ctx context.Context) *Controller {
 	var elasticObjects []runtime.Object
 	for _, mc := range f.miniClusters {
@@ -51,42 +65,31 @@ func (f *fixture) newController(ctx context.Context) *Controller {
 	}
 	f.client = fake.NewSimpleClientset(elasticObjects...)
 	f.kubeClient = kubefake.NewClientset(f.kubeObjects...)
-	kubeInformers := kubeinformers.NewSharedInformerFactory(f.kubeClient, 0)
-	elasticInformers := informers.NewSharedInformerFactory(f.client, 0)
+	filterWatchesByLabel(&f.kubeClient.Fake, f.kubeClient.Tracker(), nil)
+	filterWatchesByLabel(&f.client.Fake, f.client.Tracker(), nil)
+	for _, r := range f.reactors {
+		f.kubeClient.PrependReactor(r.verb, r.resource, r.react)
+	}
+	kubeInformers, elasticInformers := NewInformerFactories(f.kubeClient, f.client, "", 0)
 
-	c, err := NewController(ctx, f.kubeClient, f.client, kubeInformers, elasticInformers, Config{})
+	c, err := NewController(ctx, f.kubeClient, f.client, kubeInformers, elasticInformers, f.config)
 	require.NoError(f.t, err)
-	f.recorder = record.NewFakeRecorder(10)
+	f.recorder = record.NewFakeRecorder(20)
 	c.recorder = f.recorder
 	c.newCurveCertBytes = func(string) ([]byte, error) { return []byte("test certificate"), nil }
 
-	for _, mc := range f.miniClusters {
-		require.NoError(f.t, elasticInformers.Elasticflux().V1alpha1().MiniClusters().Informer().GetIndexer().Add(mc))
+	informerCtx, stop := context.WithCancel(ctx)
+	f.t.Cleanup(stop)
+	kubeInformers.Start(informerCtx.Done())
+	elasticInformers.Start(informerCtx.Done())
+	for informer, synced := range kubeInformers.WaitForCacheSync(informerCtx.Done()) {
+		require.True(f.t, synced, "cache of %v", informer)
 	}
-	for _, obj := range f.kubeObjects {
-		var indexer cache.Indexer
-		switch obj.(type) {
-		case *batchv1.Job:
-			indexer = kubeInformers.Batch().V1().Jobs().Informer().GetIndexer()
-		case *corev1.Service:
-			indexer = kubeInformers.Core().V1().Services().Informer().GetIndexer()
-		case *corev1.ConfigMap:
-			indexer = kubeInformers.Core().V1().ConfigMaps().Informer().GetIndexer()
-		case *corev1.Secret:
-			indexer = kubeInformers.Core().V1().Secrets().Informer().GetIndexer()
-		case *corev1.ServiceAccount:
-			indexer = kubeInformers.Core().V1().ServiceAccounts().Informer().GetIndexer()
-		case *rbacv1.Role:
-			indexer = kubeInformers.Rbac().V1().Roles().Informer().GetIndexer()
-		case *rbacv1.RoleBinding:
-			indexer = kubeInformers.Rbac().V1().RoleBindings().Informer().GetIndexer()
-		case *policyv1.PodDisruptionBudget:
-			indexer = kubeInformers.Policy().V1().PodDisruptionBudgets().Informer().GetIndexer()
-		default:
-			f.t.Fatalf("no informer for %T", obj)
-		}
-		require.NoError(f.t, indexer.Add(obj))
+	for informer, synced := range elasticInformers.WaitForCacheSync(informerCtx.Done()) {
+		require.True(f.t, synced, "cache of %v", informer)
 	}
+	f.kubeClient.ClearActions()
+	f.client.ClearActions()
 	return c
 }
 
@@ -118,6 +121,26 @@ func writes(actions []core.Action) []string {
 func (f *fixture) kubeWrites() []string    { return writes(f.kubeClient.Actions()) }
 func (f *fixture) elasticWrites() []string { return writes(f.client.Actions()) }
 
+// kubeWriteAction and elasticWriteAction are the i-th write action; reads,
+// including the informers' watches, are skipped.
+func (f *fixture) kubeWriteAction(i int) core.Action {
+	return writeActions(f.t, f.kubeClient.Actions())[i]
+}
+func (f *fixture) elasticWriteAction(i int) core.Action {
+	return writeActions(f.t, f.client.Actions())[i]
+}
+
+func writeActions(t testing.TB, actions []core.Action) []core.Action {
+	var out []core.Action
+	for _, a := range actions {
+		if a.GetVerb() != "get" && a.GetVerb() != "list" && a.GetVerb() != "watch" {
+			out = append(out, a)
+		}
+	}
+	require.NotEmpty(t, out, "no write")
+	return out
+}
+
 func (f *fixture) events() []string {
 	var out []string
 	for {
@@ -133,7 +156,7 @@ func (f *fixture) events() []string {
 func newMiniCluster(name string, size, maxSize int32) *v1alpha1.MiniCluster {
 	return &v1alpha1.MiniCluster{
 		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "MiniCluster"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: "uid-" + "name", Generation: 1},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID("uid-" + name), Generation: 1},
 		Spec: v1alpha1.MiniClusterSpec{
 			Size:      ptr.To(size),
 			MinSize:   ptr.To[int32](1),
@@ -144,14 +167,36 @@ func newMiniCluster(name string, size, maxSize int32) *v1alpha1.MiniCluster {
 }
 
 // steadyChildren are the objects an earlier sync made for mc, with the Job
-// at jobSize and its pods all running and ready.
+// at jobSize and its pods all running and ready. Each has a UID of its
+// own, as the API server gives.
 func steadyChildren(t testing.TB, mc *v1alpha1.MiniCluster, jobSize int32) []runtime.Object {
 	cm, err := newConfigMap(mc, "cluster.local")
 	require.NoError(t, err)
 	job := newJob(mc)
 	job.Spec.Parallelism, job.Spec.Completions = ptr.To(jobSize), ptr.To(jobSize)
 	job.Status.Active, job.Status.Ready = jobSize, ptr.To(jobSize)
-	return []runtime.Object{newCurveSecret(mc, []byte("cert")), cm, newService(mc), job, newPodDisruptionBudget(mc)}
+	objects := []runtime.Object{newCurveSecret(mc, []byte("cert")), cm, newService(mc), newPodDisruptionBudget(mc), job}
+	for _, obj := range objects {
+		object := metaOf(obj)
+		object.SetUID(types.UID(fmt.Sprintf("uid-%T-%s", obj, object.GetName())))
+	}
+	return objects
+}
+
+// steadyJob is the Job among steadyChildren.
+func steadyJob(objects []runtime.Object) *batchv1.Job {
+	return child[*batchv1.Job](objects)
+}
+
+// child is the object of type T among objects, or nil.
+func child[T runtime.Object](objects []runtime.Object) T {
+	for _, obj := range objects {
+		if typed, ok := obj.(T); ok {
+			return typed
+		}
+	}
+	var none T
+	return none
 }
 
 // withStatus gives mc the status a sync computes for job, as if written.
@@ -188,7 +233,7 @@ func TestSyncSteadyStateWritesNothing(t *testing.T) {
 	f := newFixture(t)
 	mc := newMiniCluster("flux-sample", 2, 8)
 	f.kubeObjects = steadyChildren(t, mc, 2)
-	f.miniClusters = append(f.miniClusters, withStatus(mc, f.kubeObjects[3].(*batchv1.Job)))
+	f.miniClusters = append(f.miniClusters, withStatus(mc, steadyJob(f.kubeObjects)))
 	f.sync(mc)
 
 	assert.Empty(t, f.kubeWrites())
@@ -202,8 +247,8 @@ func TestSyncResizes(t *testing.T) {
 		wantPatch     string
 		wantEvent     string
 	}{
-		"scale up":   {size: 6, jobSize: 2, wantPatch: `{"spec":{"parallelism":6,"completions":6}}`, wantEvent: "Normal Resized Resized from 2 to 6 brokers"},
-		"scale down": {size: 1, jobSize: 4, wantPatch: `{"spec":{"parallelism":1,"completions":1}}`, wantEvent: "Normal Resized Resized from 4 to 1 brokers"},
+		"scale up":   {size: 6, jobSize: 2, wantPatch: `{"metadata":{"uid":"uid-*v1.Job-flux-sample"},"spec":{"parallelism":6,"completions":6}}`, wantEvent: "Normal Resized Resized from 2 to 6 brokers"},
+		"scale down": {size: 1, jobSize: 4, wantPatch: `{"metadata":{"uid":"uid-*v1.Job-flux-sample"},"spec":{"parallelism":1,"completions":1}}`, wantEvent: "Normal Resized Resized from 4 to 1 brokers"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -214,7 +259,7 @@ func TestSyncResizes(t *testing.T) {
 			f.sync(mc)
 
 			require.Equal(t, []string{"patch jobs"}, f.kubeWrites())
-			patch := f.kubeClient.Actions()[0].(core.PatchAction)
+			patch := f.kubeWriteAction(0).(core.PatchAction)
 			assert.JSONEq(t, tc.wantPatch, string(patch.GetPatch()))
 			assert.Empty(t, f.elasticWrites(), "the Job's next status brings the one status write")
 			assert.Equal(t, []string{tc.wantEvent}, f.events())
@@ -231,7 +276,7 @@ func TestSyncClampsOutOfRangeSize(t *testing.T) {
 
 	assert.Empty(t, f.kubeWrites(), "the Job is already at the ceiling")
 	require.Equal(t, []string{"update miniclusters/status"}, f.elasticWrites())
-	updated := f.client.Actions()[0].(core.UpdateAction).GetObject().(*v1alpha1.MiniCluster)
+	updated := f.elasticWriteAction(0).(core.UpdateAction).GetObject().(*v1alpha1.MiniCluster)
 	degraded := meta.FindStatusCondition(updated.Status.Conditions, ConditionDegraded)
 	require.NotNil(t, degraded)
 	assert.Equal(t, ReasonSizeOutOfRange, degraded.Reason)
@@ -251,7 +296,7 @@ func TestSyncClampRecordsProblemWithResize(t *testing.T) {
 
 	assert.Equal(t, []string{"patch jobs"}, f.kubeWrites())
 	require.Equal(t, []string{"update miniclusters/status"}, f.elasticWrites())
-	updated := f.client.Actions()[0].(core.UpdateAction).GetObject().(*v1alpha1.MiniCluster)
+	updated := f.elasticWriteAction(0).(core.UpdateAction).GetObject().(*v1alpha1.MiniCluster)
 	assert.True(t, meta.IsStatusConditionTrue(updated.Status.Conditions, ConditionDegraded))
 	assert.Equal(t, []string{
 		"Normal Resized Resized from 2 to 8 brokers",
@@ -263,7 +308,7 @@ func TestSyncStatusFollowsJob(t *testing.T) {
 	f := newFixture(t)
 	mc := newMiniCluster("flux-sample", 4, 8)
 	f.kubeObjects = steadyChildren(t, mc, 4)
-	job := f.kubeObjects[3].(*batchv1.Job)
+	job := steadyJob(f.kubeObjects)
 	job.Status.Active, job.Status.Ready = 3, ptr.To[int32](2)
 	f.miniClusters = append(f.miniClusters, mc)
 	_, ctx := ktesting.NewTestContext(t)
@@ -284,7 +329,7 @@ func TestSyncStatusFollowsJob(t *testing.T) {
 	assert.Zero(t, result.requeueAfter)
 	assert.Empty(t, f.kubeWrites())
 	require.Equal(t, []string{"update miniclusters/status"}, f.elasticWrites())
-	status := f.client.Actions()[0].(core.UpdateAction).GetObject().(*v1alpha1.MiniCluster).Status
+	status := f.elasticWriteAction(0).(core.UpdateAction).GetObject().(*v1alpha1.MiniCluster).Status
 	assert.Equal(t, int32(3), status.Size)
 	assert.Equal(t, int32(2), status.ReadySize)
 	assert.Equal(t, int32(8), status.MaxSize)
@@ -302,64 +347,105 @@ func TestSyncWritesSettledStatusAtOnce(t *testing.T) {
 	f := newFixture(t)
 	mc := newMiniCluster("flux-sample", 4, 8)
 	f.kubeObjects = steadyChildren(t, mc, 2)
-	f.miniClusters = append(f.miniClusters, withStatus(mc.DeepCopy(), f.kubeObjects[3].(*batchv1.Job)))
-	job := f.kubeObjects[3].(*batchv1.Job)
+	f.miniClusters = append(f.miniClusters, withStatus(mc.DeepCopy(), steadyJob(f.kubeObjects)))
+	job := steadyJob(f.kubeObjects)
 	job.Spec.Parallelism, job.Spec.Completions = ptr.To[int32](4), ptr.To[int32](4)
 	job.Status.Active, job.Status.Ready = 4, ptr.To[int32](4)
 	f.sync(mc)
 
 	require.Equal(t, []string{"update miniclusters/status"}, f.elasticWrites())
-	status := f.client.Actions()[0].(core.UpdateAction).GetObject().(*v1alpha1.MiniCluster).Status
+	status := f.elasticWriteAction(0).(core.UpdateAction).GetObject().(*v1alpha1.MiniCluster).Status
 	assert.Equal(t, int32(4), status.Size)
 	assert.True(t, meta.IsStatusConditionTrue(status.Conditions, ConditionReady))
 }
 
-// TestTrimForCache: the caches keep no pod templates, config data, key
-// material or managed fields.
+// TestTrimForCache: the caches keep no pod templates (but the restart
+// policy that tells a Job's shape), no config data (but its hash), no key
+// material and no managed fields; trimming twice changes nothing.
 func TestTrimForCache(t *testing.T) {
 	mc := newMiniCluster("flux-sample", 2, 8)
 	objects := steadyChildren(t, mc, 2)
 	for _, obj := range objects {
 		metaOf(obj).SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: "x"}})
+		original := obj.DeepCopyObject()
 		trimmed, err := trimForCache(obj)
 		require.NoError(t, err)
 		assert.Empty(t, metaOf(trimmed).GetManagedFields())
 		switch o := trimmed.(type) {
 		case *batchv1.Job:
-			assert.Empty(t, o.Spec.Template.Spec.Containers)
+			assert.Equal(t, corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyOnFailure}}, o.Spec.Template)
 			assert.Equal(t, int32(2), *o.Spec.Parallelism, "the size stays")
+			assert.Equal(t, int32(math.MaxInt32), *o.Spec.BackoffLimitPerIndex, "the shape stays")
 		case *corev1.ConfigMap:
 			assert.Nil(t, o.Data)
-			assert.NotEmpty(t, o.Annotations[configHashAnnotation], "the hash stays")
+			assert.Equal(t, hashConfigMapData(original.(*corev1.ConfigMap).Data, nil), o.Annotations[cachedDataHashAnnotation], "the data's hash stays")
 		case *corev1.Secret:
 			assert.Nil(t, o.Data)
 		}
+		again, err := trimForCache(trimmed.(runtime.Object).DeepCopyObject())
+		require.NoError(t, err)
+		assert.Equal(t, trimmed, again, "trimming is idempotent")
 	}
 }
 
-// TestSyncRewritesDriftedConfigMap: a ConfigMap rendered by another
-// version is brought up to date; its cached copy holds only the hash.
-func TestSyncRewritesDriftedConfigMap(t *testing.T) {
-	f := newFixture(t)
-	mc := newMiniCluster("flux-sample", 2, 8)
-	f.kubeObjects = steadyChildren(t, mc, 2)
-	stale := f.kubeObjects[1].(*corev1.ConfigMap)
-	stale.Annotations[configHashAnnotation] = "older"
-	stale.Data = nil
-	f.miniClusters = append(f.miniClusters, withStatus(mc, f.kubeObjects[3].(*batchv1.Job)))
-	f.sync(mc)
+func TestHashConfigMapData(t *testing.T) {
+	base := hashConfigMapData(map[string]string{"a": "1", "b": "2"}, nil)
+	assert.Equal(t, base, hashConfigMapData(map[string]string{"b": "2", "a": "1"}, nil), "order does not matter")
+	assert.NotEqual(t, base, hashConfigMapData(map[string]string{"a": "1", "b": "3"}, nil), "a value")
+	assert.NotEqual(t, base, hashConfigMapData(map[string]string{"a": "1"}, nil), "a key fewer")
+	assert.NotEqual(t, base, hashConfigMapData(map[string]string{"a": "1", "b": "2"}, map[string][]byte{"c": nil}), "binary data")
+	assert.NotEqual(t, hashConfigMapData(map[string]string{"ab": ""}, nil), hashConfigMapData(map[string]string{"a": "b"}, nil), "key and value are kept apart")
+	assert.NotEqual(t, hashConfigMapData(map[string]string{"a": ""}, nil), hashConfigMapData(nil, map[string][]byte{"a": nil}), "data and binary data are kept apart")
+}
 
-	require.Equal(t, []string{"update configmaps"}, f.kubeWrites())
-	updated := f.kubeClient.Actions()[0].(core.UpdateAction).GetObject().(*corev1.ConfigMap)
-	assert.Contains(t, updated.Data[brokerTOMLKey], "flux-sample-[0-7]")
-	assert.Equal(t, hashData(updated.Data), updated.Annotations[configHashAnnotation])
+// TestSyncRewritesDriftedConfigMap: a ConfigMap whose data differs from
+// what the MiniCluster renders is put back, whatever its annotations say:
+// drift is read from the data itself, and its cached copy holds only the
+// hash.
+func TestSyncRewritesDriftedConfigMap(t *testing.T) {
+	cases := map[string]func(cm *corev1.ConfigMap){
+		"a key edited by hand": func(cm *corev1.ConfigMap) {
+			cm.Data[startScriptKey] = "#!/bin/sh\nexec sleep infinity\n"
+		},
+		"a key added by hand": func(cm *corev1.ConfigMap) { cm.Data["extra"] = "x" },
+		"a key removed":       func(cm *corev1.ConfigMap) { delete(cm.Data, preStopKey) },
+		"binary data added":   func(cm *corev1.ConfigMap) { cm.BinaryData = map[string][]byte{"blob": {1}} },
+		"rendered by an earlier version, with the hash it trusted": func(cm *corev1.ConfigMap) {
+			cm.Data[brokerTOMLKey] = "[bootstrap]\n"
+			cm.Annotations = map[string]string{staleConfigHashAnnotation: hashConfigMapData(cm.Data, nil)}
+		},
+		"edited, with a forged cache annotation": func(cm *corev1.ConfigMap) {
+			cm.Annotations = map[string]string{cachedDataHashAnnotation: hashConfigMapData(cm.Data, nil)}
+			cm.Data[brokerTOMLKey] = "[bootstrap]\n"
+		},
+	}
+	for name, edit := range cases {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t)
+			mc := newMiniCluster("flux-sample", 2, 8)
+			f.kubeObjects = steadyChildren(t, mc, 2)
+			want := f.kubeObjects[1].(*corev1.ConfigMap).DeepCopy()
+			edit(f.kubeObjects[1].(*corev1.ConfigMap))
+			f.miniClusters = append(f.miniClusters, withStatus(mc, steadyJob(f.kubeObjects)))
+			f.sync(mc)
+
+			require.Equal(t, []string{"update configmaps"}, f.kubeWrites())
+			updated, err := f.kubeClient.CoreV1().ConfigMaps("default").Get(context.Background(), "flux-sample-flux", metav1.GetOptions{})
+			require.NoError(t, err)
+			assert.Equal(t, want.Data, updated.Data)
+			assert.Nil(t, updated.BinaryData)
+			assert.NotContains(t, updated.Annotations, cachedDataHashAnnotation, "the cache's own annotation never reaches the API server")
+			assert.NotContains(t, updated.Annotations, staleConfigHashAnnotation)
+			assert.Equal(t, []string{`Normal Restored ConfigMap "flux-sample-flux" differed from what this MiniCluster asks for (data); restored it`}, f.events())
+		})
+	}
 }
 
 func TestSyncMirrorsJobCompletion(t *testing.T) {
 	f := newFixture(t)
 	mc := newMiniCluster("flux-sample", 2, 8)
 	f.kubeObjects = steadyChildren(t, mc, 2)
-	job := f.kubeObjects[3].(*batchv1.Job)
+	job := steadyJob(f.kubeObjects)
 	job.Status.Active, job.Status.Ready = 0, ptr.To[int32](0)
 	job.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, Message: "Reached expected number of succeeded pods"}}
 	mc.Spec.Size = ptr.To[int32](3) // a finished Job is not resized
@@ -368,54 +454,76 @@ func TestSyncMirrorsJobCompletion(t *testing.T) {
 
 	assert.Empty(t, f.kubeWrites())
 	require.Equal(t, []string{"update miniclusters/status"}, f.elasticWrites())
-	status := f.client.Actions()[0].(core.UpdateAction).GetObject().(*v1alpha1.MiniCluster).Status
+	status := f.elasticWriteAction(0).(core.UpdateAction).GetObject().(*v1alpha1.MiniCluster).Status
 	assert.True(t, meta.IsStatusConditionTrue(status.Conditions, ConditionCompleted))
 	assert.True(t, meta.IsStatusConditionFalse(status.Conditions, ConditionReady))
 }
 
 func TestSyncRefusesForeignObject(t *testing.T) {
-	f := newFixture(t)
 	mc := newMiniCluster("flux-sample", 2, 8)
-	foreign := &corev1.Service{ObjectMeta: metav1.ObjectMeta{
-		Name: "flux-sample", Namespace: "default",
+	other := newMiniCluster("other", 2, 8)
+	cases := map[string]*corev1.Service{
 		// A copy carrying our label but no owner: still not ours.
-		Labels: managedLabels(mc),
-	}}
-	f.kubeObjects = []runtime.Object{foreign}
-	f.miniClusters = append(f.miniClusters, mc)
-	result := f.sync(mc)
+		"a Service with our label and no owner": {ObjectMeta: metav1.ObjectMeta{
+			Name: "flux-sample", Namespace: "default", Labels: managedLabels(mc),
+		}},
+		// Another MiniCluster's: IsControlledBy tells them apart by UID.
+		"a Service controlled by another MiniCluster": {ObjectMeta: metav1.ObjectMeta{
+			Name: "flux-sample", Namespace: "default", Labels: managedLabels(mc),
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(other, controllerKind)},
+		}},
+	}
+	for name, foreign := range cases {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t)
+			f.kubeObjects = []runtime.Object{foreign}
+			f.miniClusters = append(f.miniClusters, mc.DeepCopy(), other)
+			result := f.sync(mc)
 
-	assert.Equal(t, []string{"create secrets", "create configmaps"}, f.kubeWrites(), "the Service is never overwritten and nothing after it is made")
-	require.Equal(t, []string{"update miniclusters/status"}, f.elasticWrites())
-	status := f.client.Actions()[0].(core.UpdateAction).GetObject().(*v1alpha1.MiniCluster).Status
-	degraded := meta.FindStatusCondition(status.Conditions, ConditionDegraded)
-	require.NotNil(t, degraded)
-	assert.Equal(t, ReasonForeignObject, degraded.Reason)
-	events := f.events()
-	require.Len(t, events, 1)
-	assert.True(t, strings.HasPrefix(events[0], "Warning ForeignObject Service \"flux-sample\" exists and is not controlled"), events[0])
-	assert.Equal(t, time.Minute, result.requeueAfter, "looked at again later, not in a hot loop")
+			assert.Equal(t, []string{"create secrets", "create configmaps"}, f.kubeWrites(), "the Service is never overwritten and nothing after it is made")
+			require.Equal(t, []string{"update miniclusters/status"}, f.elasticWrites())
+			status := f.elasticWriteAction(0).(core.UpdateAction).GetObject().(*v1alpha1.MiniCluster).Status
+			degraded := meta.FindStatusCondition(status.Conditions, ConditionDegraded)
+			require.NotNil(t, degraded)
+			assert.Equal(t, ReasonForeignObject, degraded.Reason)
+			events := f.events()
+			require.Len(t, events, 1)
+			assert.True(t, strings.HasPrefix(events[0], "Warning ForeignObject Service \"flux-sample\" exists and is not controlled"), events[0])
+			assert.Equal(t, time.Minute, result.requeueAfter, "looked at again later, not in a hot loop")
+		})
+	}
 }
 
 func TestSyncForeignObjectOutsideCache(t *testing.T) {
-	f := newFixture(t)
-	mc := newMiniCluster("flux-sample", 2, 8)
-	f.miniClusters = append(f.miniClusters, mc)
-	_, ctx := ktesting.NewTestContext(t)
-	c := f.newController(ctx)
-	// A user's Job of our name, without our label: the create fails and a
-	// live read shows whose it is.
-	_, err := f.kubeClient.BatchV1().Jobs("default").Create(ctx, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "flux-sample", Namespace: "default"}}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	f.kubeClient.ClearActions()
+	cases := map[string]struct {
+		foreign    runtime.Object
+		wantWrites []string
+	}{
+		// Without our label it is not in the cache: a live read shows
+		// whose it is. The certificate is not made while it is unclear
+		// whether brokers run.
+		"a user's Job": {
+			foreign: &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "flux-sample", Namespace: "default"}},
+		},
+		"a user's ConfigMap": {
+			foreign:    &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "flux-sample-flux", Namespace: "default"}},
+			wantWrites: []string{"create secrets", "create configmaps"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t)
+			mc := newMiniCluster("flux-sample", 2, 8)
+			f.miniClusters = append(f.miniClusters, mc)
+			f.kubeObjects = []runtime.Object{tc.foreign}
+			result := f.sync(mc)
 
-	result, err := c.syncHandler(ctx, cache.MetaObjectToName(mc))
-	require.NoError(t, err)
-	assert.Equal(t, time.Minute, result.requeueAfter)
-	assert.Equal(t, []string{"create secrets", "create configmaps", "create services", "create poddisruptionbudgets", "create jobs"}, f.kubeWrites())
-	job, err := f.kubeClient.BatchV1().Jobs("default").Get(ctx, "flux-sample", metav1.GetOptions{})
-	require.NoError(t, err)
-	assert.Nil(t, job.Spec.Parallelism, "the user's Job is untouched")
+			assert.Equal(t, time.Minute, result.requeueAfter)
+			assert.Equal(t, tc.wantWrites, f.kubeWrites(), "the user's object is never written")
+			status := f.elasticWriteAction(0).(core.UpdateAction).GetObject().(*v1alpha1.MiniCluster).Status
+			assert.Equal(t, ReasonForeignObject, meta.FindStatusCondition(status.Conditions, ConditionDegraded).Reason)
+		})
+	}
 }
 
 func TestSyncDeletedMiniCluster(t *testing.T) {

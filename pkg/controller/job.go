@@ -42,22 +42,21 @@ func newJob(mc *v1alpha1.MiniCluster) *batchv1.Job {
 	maps.Copy(podLabels, podSpec(mc).Labels)
 	maps.Copy(podLabels, brokerSelector(mc))
 
-	return &batchv1.Job{
+	job := &batchv1.Job{
 		ObjectMeta: ownedMeta(mc, jobName(mc)),
 		Spec: batchv1.JobSpec{
 			CompletionMode: ptr.To(batchv1.IndexedCompletion),
 			Completions:    ptr.To(size),
 			Parallelism:    ptr.To(size),
-			// A broker that crashes restarts in place (restartPolicy
-			// OnFailure) under the same hostname and rejoins; the Job gives
-			// up only after many failures of the whole cluster.
-			BackoffLimit: ptr.To[int32](100),
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metaWithLabels(podLabels, podSpec(mc).Annotations),
 				Spec:       brokerPodSpec(mc),
 			},
 		},
 	}
+	// How failures are handled depends on the mode; see jobShape.
+	shapeFor(mc).apply(job)
+	return job
 }
 
 func podSpec(mc *v1alpha1.MiniCluster) v1alpha1.PodSpec {
@@ -75,7 +74,6 @@ func brokerPodSpec(mc *v1alpha1.MiniCluster) corev1.PodSpec {
 		// With a subdomain, each Indexed Job pod gets hostname
 		// <job>-<index>, which the broker finds in the hosts list.
 		Subdomain:                     serviceName(mc),
-		RestartPolicy:                 corev1.RestartPolicyOnFailure,
 		TerminationGracePeriodSeconds: ptr.To(int64(drainTimeoutSeconds(mc)) + drainGrace),
 		AutomountServiceAccountToken:  ptr.To(false),
 		NodeSelector:                  pod.NodeSelector,
@@ -85,7 +83,7 @@ func brokerPodSpec(mc *v1alpha1.MiniCluster) corev1.PodSpec {
 		Tolerations:                   tolerations(pod.Tolerations),
 		Volumes:                       brokerVolumes(mc),
 		Containers: []corev1.Container{{
-			Name:            "flux-broker",
+			Name:            brokerContainerName,
 			Image:           container.Image,
 			ImagePullPolicy: container.ImagePullPolicy,
 			WorkingDir:      container.WorkingDir,
@@ -122,17 +120,23 @@ func brokerPodSpec(mc *v1alpha1.MiniCluster) corev1.PodSpec {
 	return spec
 }
 
-// brokerEnv tells a broker who it is. JOB_COMPLETION_INDEX (its rank) comes
-// from the Job controller.
+// brokerEnv is the user's environment, then what tells a broker who it is.
+// JOB_COMPLETION_INDEX (its rank) comes from the Job controller. Admission
+// refuses user variables named like the controller's; should one get past
+// it, the controller's come last and so win (for duplicate names the last
+// one counts).
 func brokerEnv(mc *v1alpha1.MiniCluster) []corev1.EnvVar {
-	env := []corev1.EnvVar{
-		{Name: "ELASTICFLUX_MINICLUSTER", Value: mc.Name},
-		{Name: "ELASTICFLUX_NAMESPACE", Value: mc.Namespace},
-		{Name: envSize, Value: strconv.Itoa(int(mc.DesiredSize()))},
-	}
+	var env []corev1.EnvVar
 	for _, e := range mc.Spec.Container.Env {
 		env = append(env, corev1.EnvVar{Name: e.Name, Value: e.Value})
 	}
+	// The size at creation, clamped like the Job itself.
+	size, _ := desiredJobSize(mc)
+	env = append(env,
+		corev1.EnvVar{Name: envMiniCluster, Value: mc.Name},
+		corev1.EnvVar{Name: envNamespace, Value: mc.Namespace},
+		corev1.EnvVar{Name: envSize, Value: strconv.Itoa(int(size))},
+	)
 	return append(env, fluxURIEnv()...)
 }
 

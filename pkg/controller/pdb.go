@@ -2,9 +2,11 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"maps"
 
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -46,16 +48,33 @@ func newPodDisruptionBudget(mc *v1alpha1.MiniCluster) *policyv1.PodDisruptionBud
 	}
 }
 
-// ensurePodDisruptionBudget gets or creates the PodDisruptionBudget. Its
-// spec depends only on the MiniCluster's name, so it never needs an update.
-func (c *Controller) ensurePodDisruptionBudget(ctx context.Context, mc *v1alpha1.MiniCluster) error {
-	_, err := ensure(ctx, mc, "PodDisruptionBudget",
-		func() (*policyv1.PodDisruptionBudget, error) {
-			return c.pdbs.PodDisruptionBudgets(mc.Namespace).Get(pdbName(mc))
-		},
-		func() (*policyv1.PodDisruptionBudget, error) { return newPodDisruptionBudget(mc), nil },
-		c.kubeClient.PolicyV1().PodDisruptionBudgets(mc.Namespace).Create,
-		c.kubeClient.PolicyV1().PodDisruptionBudgets(mc.Namespace).Get,
-	)
-	return err
+// syncPodDisruptionBudget keeps the PodDisruptionBudget. Its spec depends
+// only on the MiniCluster's name; an edit that would let rank 0 be evicted,
+// or guard other pods, is put back.
+func (r *syncRun) syncPodDisruptionBudget(ctx context.Context) error {
+	desired := newPodDisruptionBudget(r.mc)
+	existing, created, err := r.c.pdbAccess(r.mc).ensure(ctx, r.mc, func() (*policyv1.PodDisruptionBudget, error) { return desired, nil })
+	if err != nil || created {
+		return err
+	}
+	var differs []string
+	if !equality.Semantic.DeepEqual(existing.Spec.Selector, desired.Spec.Selector) {
+		differs = append(differs, "spec.selector")
+	}
+	if !equality.Semantic.DeepEqual(existing.Spec.MinAvailable, desired.Spec.MinAvailable) || existing.Spec.MaxUnavailable != nil {
+		differs = append(differs, "spec.minAvailable")
+	}
+	if !equality.Semantic.DeepEqual(existing.Spec.UnhealthyPodEvictionPolicy, desired.Spec.UnhealthyPodEvictionPolicy) {
+		differs = append(differs, "spec.unhealthyPodEvictionPolicy")
+	}
+	if len(differs) == 0 {
+		return nil
+	}
+	update := existing.DeepCopy()
+	update.Spec = desired.Spec
+	if _, err := r.c.kubeClient.PolicyV1().PodDisruptionBudgets(update.Namespace).Update(ctx, update, metav1.UpdateOptions{FieldManager: FieldManager}); err != nil {
+		return fmt.Errorf("updating poddisruptionbudget: %w", err)
+	}
+	r.restored(ctx, "PodDisruptionBudget", update.Name, differs)
+	return nil
 }

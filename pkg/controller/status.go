@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -27,8 +28,10 @@ const (
 	// ConditionFailed mirrors the Job's Failed condition.
 	ConditionFailed = "Failed"
 	// ConditionDegraded is True when the controller cannot do exactly what
-	// the spec asks: a size out of range, a foreign object in the way, or a
-	// spec Flux cannot run.
+	// the spec asks, or the user must act: a size out of range, a foreign
+	// object in the way, a spec that cannot run, a missing curve Secret, a
+	// Job made by an earlier version, brokers of an earlier Job still
+	// stopping. Its reason is the first problem's; its message says all.
 	ConditionDegraded = "Degraded"
 )
 
@@ -45,23 +48,54 @@ const (
 	ReasonSizeOutOfRange  = "SizeOutOfRange"
 	ReasonForeignObject   = "ForeignObject"
 	ReasonInvalidSpec     = "InvalidSpec"
+	ReasonNoJob           = "NoJob"
+	// ReasonCurveSecretMissing: the curve certificate's Secret is gone (or,
+	// when the user names it, was never made).
+	ReasonCurveSecretMissing = "CurveSecretMissing"
+	// ReasonCurveSecretCreated: a new certificate was made because the old
+	// Secret was gone and no broker was running.
+	ReasonCurveSecretCreated = "CurveSecretCreated"
+	// ReasonBrokersStopping: a new broker Job waits for the brokers of an
+	// earlier one to stop.
+	ReasonBrokersStopping = "BrokersStopping"
+	// ReasonJobShapeOutdated: the Job was made by an earlier version with
+	// other failure handling, which cannot change on a running Job.
+	ReasonJobShapeOutdated = "JobShapeOutdated"
+	// ReasonRestored: an owned object that differed from the spec, e.g.
+	// after a hand edit, was put back.
+	ReasonRestored = "Restored"
 )
 
-// setDegraded records a problem the user must fix. The Warning event goes
-// out only when the problem is new, so a blocked MiniCluster does not spam.
-func (c *Controller) setDegraded(mc *v1alpha1.MiniCluster, reason, message string) {
+// setDegraded records the problems the user must know about in one
+// Degraded condition, or removes it when there are none. An event goes out
+// for each problem the condition did not already tell, so a blocked
+// MiniCluster does not spam.
+func (c *Controller) setDegraded(mc *v1alpha1.MiniCluster, problems []degradation) {
+	if len(problems) == 0 {
+		meta.RemoveStatusCondition(&mc.Status.Conditions, ConditionDegraded)
+		return
+	}
 	current := meta.FindStatusCondition(mc.Status.Conditions, ConditionDegraded)
-	if current == nil || current.Reason != reason || current.Message != message {
-		c.recorder.Event(mc, corev1.EventTypeWarning, reason, message)
+	messages := make([]string, 0, len(problems))
+	for _, p := range problems {
+		messages = append(messages, p.message)
+		if current == nil || !strings.Contains(current.Message, p.message) {
+			eventType := p.eventType
+			if eventType == "" {
+				eventType = corev1.EventTypeWarning
+			}
+			c.recorder.Event(mc, eventType, p.reason, p.message)
+		}
 	}
 	meta.SetStatusCondition(&mc.Status.Conditions, metav1.Condition{
-		Type: ConditionDegraded, Status: metav1.ConditionTrue, Reason: reason, Message: message,
+		Type: ConditionDegraded, Status: metav1.ConditionTrue, Reason: problems[0].reason, Message: strings.Join(messages, "; "),
 		ObservedGeneration: mc.Generation,
 	})
 }
 
-func (c *Controller) clearDegraded(mc *v1alpha1.MiniCluster) {
-	meta.RemoveStatusCondition(&mc.Status.Conditions, ConditionDegraded)
+// findCondition is mc's condition of that type, or nil.
+func findCondition(mc *v1alpha1.MiniCluster, conditionType string) *metav1.Condition {
+	return meta.FindStatusCondition(mc.Status.Conditions, conditionType)
 }
 
 // updateStatus writes mc's status, recomputed from job (nil when the Job
@@ -78,22 +112,17 @@ func (c *Controller) updateStatus(ctx context.Context, cached, mc *v1alpha1.Mini
 	return nil
 }
 
-// computeStatus fills mc.Status from what the Job reports. The counts come
-// from the Job's status, so no Pod informer is needed. Messages hold no
-// timestamps: a restarted controller computes the same status and writes
-// nothing.
+// computeStatus fills mc.Status from what the Job reports (job is nil when
+// none exists). The counts come from the Job's status, so no Pod informer
+// is needed. Messages hold no timestamps: a restarted controller computes
+// the same status and writes nothing.
 func computeStatus(mc *v1alpha1.MiniCluster, job *batchv1.Job) {
 	status := &mc.Status
 	status.MaxSize = mc.MaximumSize()
 	status.Selector = labels.SelectorFromSet(brokerSelector(mc)).String()
-	status.ObservedGeneration = mc.Generation
-	if job == nil {
-		return
+	if jobReflects(mc, job) {
+		status.ObservedGeneration = mc.Generation
 	}
-	want, _ := desiredJobSize(mc)
-	status.Size = job.Status.Active
-	status.ReadySize = ptr.Deref(job.Status.Ready, 0)
-
 	set := func(conditionType string, ok bool, reason, message string) {
 		s := metav1.ConditionFalse
 		if ok {
@@ -103,6 +132,14 @@ func computeStatus(mc *v1alpha1.MiniCluster, job *batchv1.Job) {
 			Type: conditionType, Status: s, Reason: reason, Message: message, ObservedGeneration: mc.Generation,
 		})
 	}
+	if job == nil {
+		status.Size, status.ReadySize = 0, 0
+		set(ConditionReady, false, ReasonNoJob, "the broker Job does not exist")
+		return
+	}
+	want, _ := desiredJobSize(mc)
+	status.Size = job.Status.Active
+	status.ReadySize = ptr.Deref(job.Status.Ready, 0)
 
 	if finished := jobFinished(job); finished != "" {
 		condition := jobCondition(job, finished)
@@ -131,6 +168,22 @@ func computeStatus(mc *v1alpha1.MiniCluster, job *batchv1.Job) {
 	default:
 		set(ConditionResizing, false, ReasonStable, fmt.Sprintf("%d brokers running", want))
 	}
+}
+
+// jobReflects reports whether the Job is what mc's generation asks for:
+// only spec.size can change after creation, so its size must be the clamped
+// spec.size. A finished Job is never resized again, and so reflects every
+// generation. observedGeneration means that and nothing less, so a client
+// waiting for it knows the Job has been told.
+func jobReflects(mc *v1alpha1.MiniCluster, job *batchv1.Job) bool {
+	if job == nil || job.DeletionTimestamp != nil {
+		return false
+	}
+	if jobFinished(job) != "" {
+		return true
+	}
+	want, _ := desiredJobSize(mc)
+	return ptr.Deref(job.Spec.Parallelism, -1) == want && ptr.Deref(job.Spec.Completions, -1) == want
 }
 
 // jobFinished returns the Job's terminal condition type, or "".

@@ -8,12 +8,9 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
@@ -37,66 +34,92 @@ func (e *foreignObjectError) Error() string {
 	return fmt.Sprintf("%s %q exists and is not controlled by this MiniCluster", e.kind, e.name)
 }
 
-// invalidSpecError: the spec passed admission but cannot be rendered into
-// a broker config. Retrying cannot help; the user must change the spec.
+// invalidSpecError: the spec passed admission but cannot run, because the
+// broker config cannot be rendered from it or the API server refused an
+// object made from it. Retrying cannot help; the user must change the spec.
 type invalidSpecError struct{ err error }
 
 func (e *invalidSpecError) Error() string { return e.err.Error() }
 func (e *invalidSpecError) Unwrap() error { return e.err }
 
 // syncHandler converges one MiniCluster: it reads the world from the
-// caches, creates what is missing, resizes the Job when its size differs
-// from the clamped spec.size, and records what it observed in status.
+// caches (and, where they cannot answer, from the API server), creates
+// what is missing, puts back what was edited, resizes the Job when its size
+// differs from the clamped spec.size, and records what it observed in
+// status.
 func (c *Controller) syncHandler(ctx context.Context, key cache.ObjectName) (syncResult, error) {
 	logger := klog.FromContext(ctx)
 	cached, err := c.miniClusters.MiniClusters(key.Namespace).Get(key.Name)
 	if apierrors.IsNotFound(err) {
 		// Everything it owned goes with it through the owner references.
 		logger.V(4).Info("MiniCluster is gone")
+		c.forgetSettling(key)
 		return syncResult{}, nil
 	}
 	if err != nil {
 		return syncResult{}, err
 	}
 	if cached.DeletionTimestamp != nil {
+		c.forgetSettling(key)
 		return syncResult{}, nil
 	}
 	mc := cached.DeepCopy()
 
-	job, jobChanged, err := c.syncChildren(ctx, mc)
+	run, err := c.syncChildren(ctx, mc)
 	var foreign *foreignObjectError
 	var invalid *invalidSpecError
 	switch {
 	case errors.As(err, &foreign):
-		c.setDegraded(mc, ReasonForeignObject, err.Error()+"; rename or delete it")
-		return syncResult{requeueAfter: c.config.ForeignRetryPeriod}, c.updateStatus(ctx, cached, mc, nil)
+		c.setDegraded(mc, []degradation{{reason: ReasonForeignObject, message: err.Error() + "; rename or delete it"}})
+		return syncResult{requeueAfter: c.config.ForeignRetryPeriod}, c.updateStatus(ctx, cached, mc, c.cachedJob(mc))
 	case errors.As(err, &invalid):
-		c.setDegraded(mc, ReasonInvalidSpec, err.Error())
-		return syncResult{}, c.updateStatus(ctx, cached, mc, nil)
+		c.setDegraded(mc, []degradation{{reason: ReasonInvalidSpec, message: invalidSpecMessage(err)}})
+		return syncResult{}, c.updateStatus(ctx, cached, mc, c.cachedJob(mc))
 	case err != nil:
 		return syncResult{}, err
 	}
 
+	problems := run.degradations
 	if size, clamped := desiredJobSize(mc); clamped {
-		c.setDegraded(mc, ReasonSizeOutOfRange, fmt.Sprintf(
-			"spec.size %d is outside [%d, %d]; running %d brokers", mc.DesiredSize(), mc.MinimumSize(), mc.MaximumSize(), size))
-	} else {
-		c.clearDegraded(mc)
+		problems = append(problems, degradation{reason: ReasonSizeOutOfRange, message: fmt.Sprintf(
+			"spec.size %d is outside [%d, %d]; running %d brokers", mc.DesiredSize(), mc.MinimumSize(), mc.MaximumSize(), size)})
 	}
-	if jobChanged {
+	c.setDegraded(mc, problems)
+	result := syncResult{requeueAfter: run.recheckAfter}
+
+	if run.jobWritten {
 		// The Job's status still describes the old size; the watch event
 		// for our own write brings a sync that records the new one, so this
 		// resize costs one status write, not two. A new problem is recorded
 		// now, so its Warning event is not sent twice.
 		if !sameDegraded(cached, mc) {
-			return syncResult{}, c.updateStatus(ctx, cached, mc, job)
+			return result, c.updateStatus(ctx, cached, mc, run.job)
 		}
-		return syncResult{}, nil
+		return result, nil
 	}
-	if wait := c.settleWait(key, cached, mc, job); wait > 0 {
-		return syncResult{requeueAfter: wait}, nil
+	if wait := c.settleWait(key, cached, mc, run.job); wait > 0 {
+		if result.requeueAfter == 0 || wait < result.requeueAfter {
+			result.requeueAfter = wait
+		}
+		return result, nil
 	}
-	return syncResult{}, c.updateStatus(ctx, cached, mc, job)
+	return result, c.updateStatus(ctx, cached, mc, run.job)
+}
+
+// invalidSpecMessage says what was refused and what the user can do: the
+// spec cannot change after creation, except the size.
+func invalidSpecMessage(err error) string {
+	return err.Error() + "; this spec cannot run: delete the MiniCluster and create it again with the spec corrected"
+}
+
+// cachedJob is the Job mc controls as the cache last saw it, for the
+// status of a sync that stopped before reaching the Job.
+func (c *Controller) cachedJob(mc *v1alpha1.MiniCluster) *batchv1.Job {
+	job, err := c.jobs.Jobs(mc.Namespace).Get(jobName(mc))
+	if err != nil || !metav1.IsControlledBy(job, mc) {
+		return nil
+	}
+	return job
 }
 
 // settleWait says how long to hold back the status write of a MiniCluster
@@ -108,7 +131,7 @@ func (c *Controller) settleWait(key cache.ObjectName, cached, mc *v1alpha1.MiniC
 	c.settlingLock.Lock()
 	defer c.settlingLock.Unlock()
 	computeStatus(mc, job)
-	if equality.Semantic.DeepEqual(cached.Status, mc.Status) {
+	if equality.Semantic.DeepEqual(cached.Status, mc.Status) || job == nil {
 		delete(c.settling, key)
 		return 0
 	}
@@ -131,202 +154,130 @@ func (c *Controller) settleWait(key cache.ObjectName, cached, mc *v1alpha1.MiniC
 	return 0
 }
 
-// syncChildren gets or creates every owned object and resizes the Job. It
-// reports whether it wrote the Job.
-func (c *Controller) syncChildren(ctx context.Context, mc *v1alpha1.MiniCluster) (*batchv1.Job, bool, error) {
+// forgetSettling drops what settleWait remembers of a MiniCluster that is
+// gone, so the map does not grow with every MiniCluster ever deleted.
+func (c *Controller) forgetSettling(key cache.ObjectName) {
+	c.settlingLock.Lock()
+	defer c.settlingLock.Unlock()
+	delete(c.settling, key)
+}
+
+// syncChildren gets or creates every owned object, puts back what was
+// edited, and resizes the Job. Problems that do not stop the rest (a
+// missing curve Secret, an outdated Job) are collected in the run.
+func (c *Controller) syncChildren(ctx context.Context, mc *v1alpha1.MiniCluster) (*syncRun, error) {
+	run := &syncRun{c: c, mc: mc}
 	if ownsCurveSecret(mc) {
-		if _, err := c.ensureCurveSecret(ctx, mc); err != nil {
-			return nil, false, err
+		if err := run.syncCurveSecret(ctx); err != nil {
+			return nil, err
 		}
+	} else if err := run.checkUserCurveSecret(ctx); err != nil {
+		return nil, err
 	}
-	if err := c.ensureConfigMap(ctx, mc); err != nil {
-		return nil, false, err
+	if err := run.syncConfigMap(ctx); err != nil {
+		return nil, err
 	}
-	if _, err := ensure(ctx, mc, "Service",
-		func() (*corev1.Service, error) { return c.services.Services(mc.Namespace).Get(serviceName(mc)) },
-		func() (*corev1.Service, error) { return newService(mc), nil },
-		c.kubeClient.CoreV1().Services(mc.Namespace).Create,
-		c.kubeClient.CoreV1().Services(mc.Namespace).Get,
-	); err != nil {
-		return nil, false, err
+	if err := run.syncService(ctx); err != nil {
+		return nil, err
 	}
 	if mc.SelfScaling() {
-		if err := c.ensureSelfScalingRBAC(ctx, mc); err != nil {
-			return nil, false, err
+		if err := run.syncSelfScalingRBAC(ctx); err != nil {
+			return nil, err
 		}
 	}
-
 	// Before the Job, so rank 0 is guarded from the moment it exists.
-	if err := c.ensurePodDisruptionBudget(ctx, mc); err != nil {
-		return nil, false, err
+	if err := run.syncPodDisruptionBudget(ctx); err != nil {
+		return nil, err
 	}
+	if err := run.syncJob(ctx); err != nil {
+		return nil, err
+	}
+	return run, nil
+}
 
-	var created bool
-	job, err := ensure(ctx, mc, "Job",
-		func() (*batchv1.Job, error) { return c.jobs.Jobs(mc.Namespace).Get(jobName(mc)) },
-		func() (*batchv1.Job, error) { created = true; return newJob(mc), nil },
-		c.kubeClient.BatchV1().Jobs(mc.Namespace).Create,
-		c.kubeClient.BatchV1().Jobs(mc.Namespace).Get,
-	)
+// syncRun is one sync of one MiniCluster: the problems found so far, and
+// what it already read live, so one read serves several decisions.
+type syncRun struct {
+	c  *Controller
+	mc *v1alpha1.MiniCluster
+
+	// job is the MiniCluster's Job, nil while none exists; jobWritten says
+	// this sync created or patched it.
+	job        *batchv1.Job
+	jobLooked  bool
+	jobWritten bool
+
+	runningBrokers int
+	brokersCounted bool
+
+	// curveSecretMissing holds back a new Job: its brokers could not start.
+	curveSecretMissing bool
+
+	degradations []degradation
+	// recheckAfter is when to look again because no watch event announces
+	// the way out (broker pods stopping, a Secret the user creates).
+	recheckAfter time.Duration
+}
+
+// degradation is a problem the user must know about.
+type degradation struct {
+	reason, message string
+	// eventType is Warning unless the problem resolves itself.
+	eventType string
+}
+
+// degrade records a problem, and asks to look again after recheck (zero:
+// a watch event will).
+func (r *syncRun) degrade(d degradation, recheck time.Duration) {
+	r.degradations = append(r.degradations, d)
+	if recheck > 0 && (r.recheckAfter == 0 || recheck < r.recheckAfter) {
+		r.recheckAfter = recheck
+	}
+}
+
+// lookupJob finds the MiniCluster's Job, through the cache and, on a miss,
+// one live read: a Job we just created may not be cached yet.
+func (r *syncRun) lookupJob(ctx context.Context) (*batchv1.Job, error) {
+	if r.jobLooked {
+		return r.job, nil
+	}
+	job, found, err := r.c.jobAccess(r.mc).find(ctx, r.mc)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	if created {
-		return job, true, nil
+	r.jobLooked = true
+	if found {
+		r.job = job
 	}
-	resized, err := c.resizeJob(ctx, mc, job)
-	return job, resized, err
+	return r.job, nil
 }
 
-// resizeJob makes the Job's parallelism and completions the clamped size in
-// one merge patch. The Job controller adds the missing indexes or removes
-// the highest ones. A finished Job is left alone: its brokers are gone.
-func (c *Controller) resizeJob(ctx context.Context, mc *v1alpha1.MiniCluster, job *batchv1.Job) (bool, error) {
-	want, _ := desiredJobSize(mc)
-	have := ptr.Deref(job.Spec.Parallelism, 1)
-	if have == want && ptr.Deref(job.Spec.Completions, 1) == want {
-		return false, nil
+// countRunningBrokers counts the MiniCluster's broker pods that have not
+// stopped, asking the API server: the controller keeps no pod cache, and
+// this is asked only before making a Job or a certificate, never in a
+// steady state. Pods of a deleted Job linger while they drain.
+func (r *syncRun) countRunningBrokers(ctx context.Context) (int, error) {
+	if r.brokersCounted {
+		return r.runningBrokers, nil
 	}
-	if jobFinished(job) != "" {
-		return false, nil
-	}
-	patch := fmt.Appendf(nil, `{"spec":{"parallelism":%d,"completions":%d}}`, want, want)
-	if _, err := c.kubeClient.BatchV1().Jobs(job.Namespace).Patch(ctx, job.Name, types.MergePatchType, patch,
-		metav1.PatchOptions{FieldManager: FieldManager}); err != nil {
-		return false, fmt.Errorf("patching job size: %w", err)
-	}
-	resizesTotal.Inc()
-	klog.FromContext(ctx).Info("Resized broker job", "job", klog.KObj(job), "from", have, "to", want)
-	c.recorder.Eventf(mc, corev1.EventTypeNormal, ReasonResized, "Resized from %d to %d brokers", have, want)
-	return true, nil
-}
-
-func (c *Controller) ensureCurveSecret(ctx context.Context, mc *v1alpha1.MiniCluster) (*corev1.Secret, error) {
-	return ensure(ctx, mc, "Secret",
-		func() (*corev1.Secret, error) { return c.secrets.Secrets(mc.Namespace).Get(curveSecretName(mc)) },
-		func() (*corev1.Secret, error) {
-			cert, err := c.newCurveCertBytes(mc.Name)
-			if err != nil {
-				return nil, fmt.Errorf("generating the curve certificate: %w", err)
-			}
-			return newCurveSecret(mc, cert), nil
-		},
-		c.kubeClient.CoreV1().Secrets(mc.Namespace).Create,
-		c.kubeClient.CoreV1().Secrets(mc.Namespace).Get,
-	)
-}
-
-// ensureConfigMap creates the broker ConfigMap, or rewrites its data when
-// it differs from what this version of the controller renders. Its content
-// never depends on spec.size, so resizes do not touch it.
-func (c *Controller) ensureConfigMap(ctx context.Context, mc *v1alpha1.MiniCluster) error {
-	desired, err := newConfigMap(mc, c.config.ClusterDomain)
+	pods, err := r.c.kubeClient.CoreV1().Pods(r.mc.Namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: brokerSelector(r.mc).String(),
+	})
 	if err != nil {
-		return &invalidSpecError{err: err}
+		return 0, fmt.Errorf("listing broker pods: %w", err)
 	}
-	existing, err := ensure(ctx, mc, "ConfigMap",
-		func() (*corev1.ConfigMap, error) { return c.configMaps.ConfigMaps(mc.Namespace).Get(configMapName(mc)) },
-		func() (*corev1.ConfigMap, error) { return desired, nil },
-		c.kubeClient.CoreV1().ConfigMaps(mc.Namespace).Create,
-		c.kubeClient.CoreV1().ConfigMaps(mc.Namespace).Get,
-	)
-	// The cache holds no data, only its hash (see trimForCache).
-	if err != nil || existing.Annotations[configHashAnnotation] == desired.Annotations[configHashAnnotation] {
-		return err
-	}
-	update := existing.DeepCopy()
-	update.Data = desired.Data
-	if update.Annotations == nil {
-		update.Annotations = map[string]string{}
-	}
-	update.Annotations[configHashAnnotation] = desired.Annotations[configHashAnnotation]
-	if _, err := c.kubeClient.CoreV1().ConfigMaps(mc.Namespace).Update(ctx, update, metav1.UpdateOptions{FieldManager: FieldManager}); err != nil {
-		return fmt.Errorf("updating broker configmap: %w", err)
-	}
-	return nil
-}
-
-func (c *Controller) ensureSelfScalingRBAC(ctx context.Context, mc *v1alpha1.MiniCluster) error {
-	if _, err := ensure(ctx, mc, "ServiceAccount",
-		func() (*corev1.ServiceAccount, error) {
-			return c.serviceAccounts.ServiceAccounts(mc.Namespace).Get(rbacName(mc))
-		},
-		func() (*corev1.ServiceAccount, error) { return newServiceAccount(mc), nil },
-		c.kubeClient.CoreV1().ServiceAccounts(mc.Namespace).Create,
-		c.kubeClient.CoreV1().ServiceAccounts(mc.Namespace).Get,
-	); err != nil {
-		return err
-	}
-	if _, err := ensure(ctx, mc, "Role",
-		func() (*rbacv1.Role, error) { return c.roles.Roles(mc.Namespace).Get(rbacName(mc)) },
-		func() (*rbacv1.Role, error) { return newRole(mc), nil },
-		c.kubeClient.RbacV1().Roles(mc.Namespace).Create,
-		c.kubeClient.RbacV1().Roles(mc.Namespace).Get,
-	); err != nil {
-		return err
-	}
-	_, err := ensure(ctx, mc, "RoleBinding",
-		func() (*rbacv1.RoleBinding, error) {
-			return c.roleBindings.RoleBindings(mc.Namespace).Get(rbacName(mc))
-		},
-		func() (*rbacv1.RoleBinding, error) { return newRoleBinding(mc), nil },
-		c.kubeClient.RbacV1().RoleBindings(mc.Namespace).Create,
-		c.kubeClient.RbacV1().RoleBindings(mc.Namespace).Get,
-	)
-	return err
-}
-
-// ensure returns the object mc controls under a deterministic name, creating
-// it from desired when the cache has none. An object of that name that mc
-// does not control is a foreignObjectError, never overwritten. Such an
-// object lacks our managed-by label and so is not in the cache: the create
-// answers AlreadyExists, and one live read tells whose it is.
-func ensure[T metav1.Object](
-	ctx context.Context,
-	mc *v1alpha1.MiniCluster,
-	kind string,
-	cached func() (T, error),
-	desired func() (T, error),
-	create func(context.Context, T, metav1.CreateOptions) (T, error),
-	live func(context.Context, string, metav1.GetOptions) (T, error),
-) (T, error) {
-	var zero T
-	existing, err := cached()
-	switch {
-	case err == nil:
-		if !metav1.IsControlledBy(existing, mc) {
-			return zero, &foreignObjectError{kind: kind, name: existing.GetName()}
+	for _, pod := range pods.Items {
+		if pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed {
+			r.runningBrokers++
 		}
-		return existing, nil
-	case !apierrors.IsNotFound(err):
-		return zero, err
 	}
-
-	want, err := desired()
-	if err != nil {
-		return zero, err
-	}
-	created, err := create(ctx, want, metav1.CreateOptions{FieldManager: FieldManager})
-	if apierrors.IsAlreadyExists(err) {
-		existing, err = live(ctx, want.GetName(), metav1.GetOptions{})
-		if err != nil {
-			return zero, fmt.Errorf("reading existing %s: %w", kind, err)
-		}
-		if !metav1.IsControlledBy(existing, mc) {
-			return zero, &foreignObjectError{kind: kind, name: existing.GetName()}
-		}
-		return existing, nil
-	}
-	if err != nil {
-		return zero, fmt.Errorf("creating %s: %w", kind, err)
-	}
-	klog.FromContext(ctx).V(2).Info("Created", "kind", kind, "object", klog.KObj(created))
-	return created, nil
+	r.brokersCounted = true
+	return r.runningBrokers, nil
 }
 
 // sameDegraded reports whether mc carries the Degraded condition cached has.
 func sameDegraded(cached, mc *v1alpha1.MiniCluster) bool {
 	return equality.Semantic.DeepEqual(
-		meta.FindStatusCondition(cached.Status.Conditions, ConditionDegraded),
-		meta.FindStatusCondition(mc.Status.Conditions, ConditionDegraded))
+		findCondition(cached, ConditionDegraded),
+		findCondition(mc, ConditionDegraded))
 }

@@ -7,7 +7,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clienttesting "k8s.io/client-go/testing"
 	"k8s.io/utils/ptr"
 
 	"github.com/elasticflux/elasticflux/pkg/apis/elasticflux/v1alpha1"
@@ -47,11 +49,15 @@ func TestScaleMethodsIssueSubresourceActions(t *testing.T) {
 	client := fake.NewSimpleClientset()
 	mcs := client.ElasticfluxV1alpha1().MiniClusters("default")
 
-	_, _ = mcs.GetScale(ctx, "flux-sample", metav1.GetOptions{})
-	_, _ = mcs.UpdateScale(ctx, "flux-sample", &autoscalingv1.Scale{
+	// No MiniCluster exists, so the tracker answers NotFound: the calls went
+	// to miniclusters, under the name given.
+	_, err := mcs.GetScale(ctx, "flux-sample", metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "GetScale: want NotFound, got %v", err)
+	_, err = mcs.UpdateScale(ctx, "flux-sample", &autoscalingv1.Scale{
 		ObjectMeta: metav1.ObjectMeta{Name: "flux-sample", Namespace: "default"},
 		Spec:       autoscalingv1.ScaleSpec{Replicas: 4},
 	}, metav1.UpdateOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "UpdateScale: want NotFound, got %v", err)
 
 	actions := client.Actions()
 	require.Len(t, actions, 2)
@@ -59,7 +65,10 @@ func TestScaleMethodsIssueSubresourceActions(t *testing.T) {
 		assert.Equal(t, verb, actions[i].GetVerb())
 		assert.Equal(t, "miniclusters", actions[i].GetResource().Resource)
 		assert.Equal(t, "scale", actions[i].GetSubresource())
+		assert.Equal(t, "default", actions[i].GetNamespace())
 	}
+	assert.Equal(t, "flux-sample", actions[0].(clienttesting.GetAction).GetName())
+	assert.Equal(t, int32(4), actions[1].(clienttesting.UpdateAction).GetObject().(*autoscalingv1.Scale).Spec.Replicas)
 }
 
 func TestDerivedSizes(t *testing.T) {

@@ -86,7 +86,7 @@ func TestCRDDefaults(t *testing.T) {
 	assert.NotContains(t, spec, "maxSize", "maxSize has no default: unset means a fixed-size cluster")
 	assert.EqualValues(t, 6, spec["flux"].(map[string]any)["logLevel"])
 	assert.Equal(t, "30s", spec["flux"].(map[string]any)["connectTimeout"])
-	assert.Equal(t, "fcfs", spec["flux"].(map[string]any)["queuePolicy"])
+	assert.NotContains(t, spec["flux"], "queuePolicy", "no queue policy unless asked for: the broker config then names none")
 	assert.EqualValues(t, 60, spec["elasticity"].(map[string]any)["drainTimeoutSeconds"])
 }
 
@@ -189,6 +189,81 @@ func TestCRDValidationRules(t *testing.T) {
 			new:     base(nil),
 			wantErr: "metadata.name must be a DNS label",
 		},
+		"mount naming no volume": {
+			new: base(func(s map[string]any) {
+				s["container"] = map[string]any{"image": "flux", "volumeMounts": []any{map[string]any{"name": "data", "mountPath": "/data"}}}
+			}),
+			wantErr: "spec.container.volumeMounts[].name must name a volume of spec.pod.volumes",
+		},
+		"mount naming another volume": {
+			new: base(func(s map[string]any) {
+				s["container"] = map[string]any{"image": "flux", "volumeMounts": []any{map[string]any{"name": "data", "mountPath": "/data"}}}
+				s["pod"] = map[string]any{"volumes": []any{map[string]any{"name": "scratch", "emptyDir": map[string]any{}}}}
+			}),
+			wantErr: "spec.container.volumeMounts[].name must name a volume of spec.pod.volumes",
+		},
+		"mount of a volume": {
+			new: base(func(s map[string]any) {
+				s["container"] = map[string]any{"image": "flux", "volumeMounts": []any{map[string]any{"name": "data", "mountPath": "/data", "subPath": "run/1"}}}
+				s["pod"] = map[string]any{"volumes": []any{map[string]any{"name": "data", "emptyDir": map[string]any{}}}}
+			}),
+		},
+		"reserved volume name": {
+			new: base(func(s map[string]any) {
+				s["pod"] = map[string]any{"volumes": []any{map[string]any{"name": "elasticflux-config", "emptyDir": map[string]any{}}}}
+			}),
+			wantErr: "spec.pod.volumes[].name must not start with elasticflux-",
+		},
+		"mount on the broker config": {
+			new:     mounted("/etc/elasticflux"),
+			wantErr: "must not be /etc/elasticflux, /etc/elasticflux-curve, /var/lib/elasticflux or a path inside them",
+		},
+		"mount inside the curve certificate's directory": {
+			new:     mounted("/etc/elasticflux-curve/x"),
+			wantErr: "must not be /etc/elasticflux, /etc/elasticflux-curve, /var/lib/elasticflux or a path inside them",
+		},
+		"mount inside the broker state": {
+			new:     mounted("/var/lib/elasticflux/run"),
+			wantErr: "must not be /etc/elasticflux, /etc/elasticflux-curve, /var/lib/elasticflux or a path inside them",
+		},
+		"mount beside the reserved paths": {new: mounted("/etc/elasticfluxdata")},
+		"mount above the reserved paths":  {new: mounted("/var/lib")},
+		"unclean mount path": {
+			new:     mounted("/etc//elasticflux"),
+			wantErr: "must be an absolute path without trailing slash and without empty, '.' or '..' parts",
+		},
+		"dotted mount path": {
+			new:     mounted("/etc/./elasticflux"),
+			wantErr: "must be an absolute path without trailing slash and without empty, '.' or '..' parts",
+		},
+		"relative mount path": {
+			new:     mounted("data"),
+			wantErr: "must be an absolute path",
+		},
+		"subPath leaving the volume": {
+			new: base(func(s map[string]any) {
+				s["container"] = map[string]any{"image": "flux", "volumeMounts": []any{map[string]any{"name": "data", "mountPath": "/data", "subPath": "a/../../b"}}}
+				s["pod"] = map[string]any{"volumes": []any{map[string]any{"name": "data", "emptyDir": map[string]any{}}}}
+			}),
+			wantErr: "subPath must be a relative path without '..' parts",
+		},
+		"controller's environment variable": {
+			new: base(func(s map[string]any) {
+				s["container"] = map[string]any{"image": "flux", "env": []any{map[string]any{"name": "ELASTICFLUX_SIZE", "value": "9"}}}
+			}),
+			wantErr: "spec.container.env must not set ELASTICFLUX_* or JOB_COMPLETION_INDEX",
+		},
+		"the rank's environment variable": {
+			new: base(func(s map[string]any) {
+				s["container"] = map[string]any{"image": "flux", "env": []any{map[string]any{"name": "JOB_COMPLETION_INDEX", "value": "0"}}}
+			}),
+			wantErr: "spec.container.env must not set ELASTICFLUX_* or JOB_COMPLETION_INDEX",
+		},
+		"user's environment variable": {
+			new: base(func(s map[string]any) {
+				s["container"] = map[string]any{"image": "flux", "env": []any{map[string]any{"name": "OMP_NUM_THREADS", "value": "4"}}}
+			}),
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -213,6 +288,15 @@ func TestCRDValidationRules(t *testing.T) {
 			assert.Contains(t, errs.ToAggregate().Error(), tc.wantErr)
 		})
 	}
+}
+
+// mounted is a valid MiniCluster that mounts a volume at path.
+func mounted(path string) map[string]any {
+	return miniCluster("flux-sample", map[string]any{
+		"size": int64(2), "minSize": int64(1), "maxSize": int64(8),
+		"container": map[string]any{"image": "flux", "volumeMounts": []any{map[string]any{"name": "data", "mountPath": path}}},
+		"pod":       map[string]any{"volumes": []any{map[string]any{"name": "data", "emptyDir": map[string]any{}}}},
+	})
 }
 
 func miniCluster(name string, spec map[string]any) map[string]any {

@@ -68,6 +68,7 @@ type MiniCluster struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.launcher) || !self.launcher || has(self.command)",message="spec.launcher needs spec.command: launcher mode runs the command as the instance's initial program"
 // +kubebuilder:validation:XValidation:rule="!has(self.tasks) || has(self.command)",message="spec.tasks needs spec.command: an interactive cluster submits no job"
 // +kubebuilder:validation:XValidation:rule="!has(self.elasticity) || !has(self.elasticity.selfScaling) || !self.elasticity.selfScaling || !has(self.pod) || !has(self.pod.serviceAccountName)",message="spec.pod.serviceAccountName cannot be set with spec.elasticity.selfScaling: the controller gives a self-scaling MiniCluster a service account of its own"
+// +kubebuilder:validation:XValidation:rule="!has(self.container.volumeMounts) || self.container.volumeMounts.all(m, has(self.pod) && has(self.pod.volumes) && self.pod.volumes.exists(v, v.name == m.name))",message="spec.container.volumeMounts[].name must name a volume of spec.pod.volumes",reason=FieldValueInvalid,fieldPath=".container.volumeMounts"
 type MiniClusterSpec struct {
 	// Size is the number of brokers to run now. It is the replica count of
 	// the scale subresource, so kubectl scale and HorizontalPodAutoscalers
@@ -172,9 +173,10 @@ type ContainerSpec struct {
 	Resources Resources `json:"resources,omitempty"`
 
 	// VolumeMounts mounts volumes from spec.pod.volumes into the broker
-	// container.
+	// container, each at its own mountPath.
 	// +kubebuilder:validation:MaxItems=32
-	// +listType=atomic
+	// +listType=map
+	// +listMapKey=mountPath
 	// +optional
 	VolumeMounts []VolumeMount `json:"volumeMounts,omitempty"`
 
@@ -192,6 +194,8 @@ type ContainerSpec struct {
 }
 
 // EnvVar is one environment variable with a literal value.
+//
+// +kubebuilder:validation:XValidation:rule="!self.name.startsWith('ELASTICFLUX_') && self.name != 'JOB_COMPLETION_INDEX'",message="spec.container.env must not set ELASTICFLUX_* or JOB_COMPLETION_INDEX: the controller and the Job controller set them to tell each broker its MiniCluster, size and rank",fieldPath=".name"
 type EnvVar struct {
 	// Name of the variable.
 	// +kubebuilder:validation:MinLength=1
@@ -218,6 +222,13 @@ type Resources struct {
 }
 
 // VolumeMount mounts one volume of spec.pod.volumes into the broker container.
+// The controller's own mounts are /etc/elasticflux (the broker config),
+// /etc/elasticflux-curve (the curve certificate) and /var/lib/elasticflux
+// (the broker's state): a mount there or below them is refused.
+//
+// +kubebuilder:validation:XValidation:rule="self.mountPath.matches('^(/[^/]+)+$') && !self.mountPath.matches('(^|/)[.][.]?(/|$)')",message="spec.container.volumeMounts[].mountPath must be an absolute path without trailing slash and without empty, '.' or '..' parts, e.g. /data",fieldPath=".mountPath"
+// +kubebuilder:validation:XValidation:rule="!['/etc/elasticflux', '/etc/elasticflux-curve', '/var/lib/elasticflux'].exists(p, self.mountPath == p || self.mountPath.startsWith(p + '/'))",message="spec.container.volumeMounts[].mountPath must not be /etc/elasticflux, /etc/elasticflux-curve, /var/lib/elasticflux or a path inside them: the controller mounts the broker config, the curve certificate and the broker state there",fieldPath=".mountPath"
+// +kubebuilder:validation:XValidation:rule="!has(self.subPath) || (!self.subPath.startsWith('/') && !self.subPath.matches('(^|/)[.][.](/|$)'))",message="spec.container.volumeMounts[].subPath must be a relative path without '..' parts",fieldPath=".subPath"
 type VolumeMount struct {
 	// Name of a volume in spec.pod.volumes.
 	// +kubebuilder:validation:MinLength=1
@@ -284,9 +295,11 @@ type PodSpec struct {
 	// +optional
 	SchedulerName string `json:"schedulerName,omitempty"`
 
-	// Volumes are made available to spec.container.volumeMounts.
+	// Volumes are made available to spec.container.volumeMounts, each under
+	// its own name.
 	// +kubebuilder:validation:MaxItems=32
-	// +listType=atomic
+	// +listType=map
+	// +listMapKey=name
 	// +optional
 	Volumes []Volume `json:"volumes,omitempty"`
 }
@@ -315,8 +328,10 @@ type Toleration struct {
 }
 
 // Volume is a volume the brokers can mount. Exactly one source is set.
+// Names starting with elasticflux- are the controller's.
 //
 // +kubebuilder:validation:XValidation:rule="[has(self.persistentVolumeClaim), has(self.configMap), has(self.secret), has(self.emptyDir), has(self.hostPath)].filter(x, x).size() == 1",message="a volume needs exactly one of persistentVolumeClaim, configMap, secret, emptyDir or hostPath"
+// +kubebuilder:validation:XValidation:rule="!self.name.startsWith('elasticflux-')",message="spec.pod.volumes[].name must not start with elasticflux-: the controller's own volumes are elasticflux-config, elasticflux-curve and elasticflux-state",fieldPath=".name"
 type Volume struct {
 	// Name of the volume, used by volumeMounts.
 	// +kubebuilder:validation:MinLength=1
@@ -400,9 +415,9 @@ type FluxSpec struct {
 	// +optional
 	ConnectTimeout string `json:"connectTimeout,omitempty"`
 
-	// QueuePolicy is the Fluxion queue policy.
+	// QueuePolicy is the Fluxion queue policy. Unset names none in the
+	// broker config, and Fluxion uses its own default (fcfs).
 	// +kubebuilder:validation:Enum=fcfs;easy;conservative;hybrid
-	// +kubebuilder:default=fcfs
 	// +optional
 	QueuePolicy string `json:"queuePolicy,omitempty"`
 
@@ -424,8 +439,10 @@ type FluxSpec struct {
 	BrokerOptions []string `json:"brokerOptions,omitempty"`
 
 	// CurveCertSecretName names an existing Secret in the namespace whose
-	// key curve.cert holds the brokers' curve certificate. Unset: the
-	// controller creates one for this MiniCluster and never regenerates it.
+	// key curve.cert holds the brokers' curve certificate; the controller
+	// never creates or changes it. Unset: the controller creates one for
+	// this MiniCluster, and makes a new one only when the old is gone and
+	// no broker runs.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	CurveCertSecretName string `json:"curveCertSecretName,omitempty"`

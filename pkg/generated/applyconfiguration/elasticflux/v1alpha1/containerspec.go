@@ -41,7 +41,7 @@ type ContainerSpecApplyConfiguration struct {
 	// itself instead of asking Flux to probe the machine.
 	Resources *ResourcesApplyConfiguration `json:"resources,omitempty"`
 	// VolumeMounts mounts volumes from spec.pod.volumes into the broker
-	// container.
+	// container, each at its own mountPath.
 	VolumeMounts []VolumeMountApplyConfiguration `json:"volumeMounts,omitempty"`
 	// RunAsUser is the user ID the brokers run as. Unset keeps the image's
 	// user.

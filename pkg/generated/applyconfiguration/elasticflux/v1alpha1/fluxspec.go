@@ -29,7 +29,8 @@ type FluxSpecApplyConfiguration struct {
 	// ConnectTimeout is how long a broker waits to connect to its parent
 	// before it gives up, as a Flux duration (e.g. 30s, 5m).
 	ConnectTimeout *string `json:"connectTimeout,omitempty"`
-	// QueuePolicy is the Fluxion queue policy.
+	// QueuePolicy is the Fluxion queue policy. Unset names none in the
+	// broker config, and Fluxion uses its own default (fcfs).
 	QueuePolicy *string `json:"queuePolicy,omitempty"`
 	// TreeFanout arranges the brokers in a tree of this fanout
 	// (tbon.topo=kary:N) instead of the flat default where every broker
@@ -39,8 +40,10 @@ type FluxSpecApplyConfiguration struct {
 	// to every broker as -S name=value.
 	BrokerOptions []string `json:"brokerOptions,omitempty"`
 	// CurveCertSecretName names an existing Secret in the namespace whose
-	// key curve.cert holds the brokers' curve certificate. Unset: the
-	// controller creates one for this MiniCluster and never regenerates it.
+	// key curve.cert holds the brokers' curve certificate; the controller
+	// never creates or changes it. Unset: the controller creates one for
+	// this MiniCluster, and makes a new one only when the old is gone and
+	// no broker runs.
 	CurveCertSecretName *string `json:"curveCertSecretName,omitempty"`
 }
 

@@ -45,7 +45,8 @@ type PodSpecApplyConfiguration struct {
 	PriorityClassName *string `json:"priorityClassName,omitempty"`
 	// SchedulerName is the scheduler that places the broker pods.
 	SchedulerName *string `json:"schedulerName,omitempty"`
-	// Volumes are made available to spec.container.volumeMounts.
+	// Volumes are made available to spec.container.volumeMounts, each under
+	// its own name.
 	Volumes []VolumeApplyConfiguration `json:"volumes,omitempty"`
 }
 

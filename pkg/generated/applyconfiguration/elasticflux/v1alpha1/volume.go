@@ -22,6 +22,7 @@ package v1alpha1
 // with apply.
 //
 // Volume is a volume the brokers can mount. Exactly one source is set.
+// Names starting with elasticflux- are the controller's.
 type VolumeApplyConfiguration struct {
 	// Name of the volume, used by volumeMounts.
 	Name *string `json:"name,omitempty"`

@@ -22,6 +22,9 @@ package v1alpha1
 // with apply.
 //
 // VolumeMount mounts one volume of spec.pod.volumes into the broker container.
+// The controller's own mounts are /etc/elasticflux (the broker config),
+// /etc/elasticflux-curve (the curve certificate) and /var/lib/elasticflux
+// (the broker's state): a mount there or below them is refused.
 type VolumeMountApplyConfiguration struct {
 	// Name of a volume in spec.pod.volumes.
 	Name *string `json:"name,omitempty"`
