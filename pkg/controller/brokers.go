@@ -17,6 +17,8 @@ const (
 	configMountPath = "/etc/elasticflux"
 	curveMountPath  = "/etc/elasticflux-curve"
 	stateMountPath  = "/var/lib/elasticflux"
+	// archiveMountPath is where spec.archive.claimName is mounted.
+	archiveMountPath = stateMountPath + "/archive"
 
 	brokerTOMLKey  = "broker.toml"
 	rKey           = "R"
@@ -148,7 +150,16 @@ func scriptOptions(mc *v1alpha1.MiniCluster, renderedR bool) fluxconfig.ScriptOp
 		options.Tasks = int(*mc.Spec.Tasks)
 	}
 	if mc.Spec.Archive != nil {
-		options.ArchivePath = mc.Spec.Archive.Path
+		options.ArchivePath = archivePath(mc.Spec.Archive)
 	}
 	return options
+}
+
+// archivePath is where rank 0 finds the archive: inside the mounted claim,
+// or where the user mounted it.
+func archivePath(archive *v1alpha1.ArchiveSpec) string {
+	if archive.ClaimName != "" {
+		return archiveMountPath + "/" + archive.Path
+	}
+	return archive.Path
 }

@@ -87,7 +87,6 @@ func TestNewJob(t *testing.T) {
 			}
 			require.NotNil(t, curve)
 			assert.Equal(t, "flux-sample-curve", curve.Secret.SecretName)
-			assert.Zero(t, *curve.Secret.DefaultMode&0o007, "the certificate must not be readable by others")
 
 			container := spec.Containers[0]
 			require.NotNil(t, container.Lifecycle.PreStop, "leaving brokers drain first")
@@ -98,6 +97,40 @@ func TestNewJob(t *testing.T) {
 			assert.Equal(t, "flux-sample", env["ELASTICFLUX_MINICLUSTER"])
 			assert.Equal(t, "default", env["ELASTICFLUX_NAMESPACE"])
 			assert.Equal(t, "3", env[envSize])
+		})
+	}
+}
+
+// TestNewJobArchive: an archive on a claim is the claim mounted in every
+// broker pod and a file inside it for rank 0; an archive on the user's own
+// volume mounts nothing more.
+func TestNewJobArchive(t *testing.T) {
+	cases := map[string]struct {
+		archive   v1alpha1.ArchiveSpec
+		wantClaim string
+		wantPath  string
+	}{
+		"on a claim":        {archive: v1alpha1.ArchiveSpec{ClaimName: "flux-archive", Path: "flux/state.tar.gz"}, wantClaim: "flux-archive", wantPath: "/var/lib/elasticflux/archive/flux/state.tar.gz"},
+		"on the user's own": {archive: v1alpha1.ArchiveSpec{Path: "/data/state.tar.gz"}, wantPath: "/data/state.tar.gz"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			mc := newMiniCluster("flux-sample", 2, 8)
+			mc.Spec.Archive = &tc.archive
+			spec := newJob(mc).Spec.Template.Spec
+			volume := slices.IndexFunc(spec.Volumes, func(v corev1.Volume) bool { return v.Name == "elasticflux-archive" })
+			mount := slices.IndexFunc(spec.Containers[0].VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == "elasticflux-archive" })
+			if tc.wantClaim == "" {
+				assert.Equal(t, -1, volume)
+				assert.Equal(t, -1, mount)
+			} else {
+				require.GreaterOrEqual(t, volume, 0)
+				require.GreaterOrEqual(t, mount, 0)
+				assert.Equal(t, tc.wantClaim, spec.Volumes[volume].PersistentVolumeClaim.ClaimName)
+				assert.False(t, spec.Volumes[volume].PersistentVolumeClaim.ReadOnly, "rank 0 writes the archive")
+				assert.Equal(t, "/var/lib/elasticflux/archive", spec.Containers[0].VolumeMounts[mount].MountPath)
+			}
+			assert.Equal(t, tc.wantPath, scriptOptions(mc, false).ArchivePath)
 		})
 	}
 }

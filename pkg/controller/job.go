@@ -171,6 +171,11 @@ func brokerVolumes(mc *v1alpha1.MiniCluster) []corev1.Volume {
 		}}},
 		{Name: "elasticflux-state", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 	}
+	if archive := mc.Spec.Archive; archive != nil && archive.ClaimName != "" {
+		volumes = append(volumes, corev1.Volume{Name: "elasticflux-archive", VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: archive.ClaimName},
+		}})
+	}
 	for _, v := range podSpec(mc).Volumes {
 		volumes = append(volumes, userVolume(v))
 	}
@@ -199,6 +204,10 @@ func brokerVolumeMounts(mc *v1alpha1.MiniCluster) []corev1.VolumeMount {
 		{Name: "elasticflux-config", MountPath: configMountPath, ReadOnly: true},
 		{Name: "elasticflux-curve", MountPath: curveMountPath, ReadOnly: true},
 		{Name: "elasticflux-state", MountPath: stateMountPath},
+	}
+	if archive := mc.Spec.Archive; archive != nil && archive.ClaimName != "" {
+		// Inside the state directory, a path users cannot mount over.
+		mounts = append(mounts, corev1.VolumeMount{Name: "elasticflux-archive", MountPath: archiveMountPath})
 	}
 	for _, m := range mc.Spec.Container.VolumeMounts {
 		mounts = append(mounts, corev1.VolumeMount{Name: m.Name, MountPath: m.MountPath, SubPath: m.SubPath, ReadOnly: m.ReadOnly})

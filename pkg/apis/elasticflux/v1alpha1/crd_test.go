@@ -259,6 +259,36 @@ func TestCRDValidationRules(t *testing.T) {
 			}),
 			wantErr: "spec.container.env must not set ELASTICFLUX_* or JOB_COMPLETION_INDEX",
 		},
+		"archive on a claim": {
+			new: base(func(s map[string]any) {
+				s["archive"] = map[string]any{"claimName": "flux-archive", "path": "flux/state.tar.gz"}
+			}),
+		},
+		"archive on your own volume": {
+			new: base(func(s map[string]any) { s["archive"] = map[string]any{"path": "/data/state.tar.gz"} }),
+		},
+		"absolute archive path on a claim": {
+			new: base(func(s map[string]any) {
+				s["archive"] = map[string]any{"claimName": "flux-archive", "path": "/data/state.tar.gz"}
+			}),
+			wantErr: "spec.archive.path must be relative to the claim when spec.archive.claimName is set",
+		},
+		"relative archive path without a claim": {
+			new:     base(func(s map[string]any) { s["archive"] = map[string]any{"path": "state.tar.gz"} }),
+			wantErr: "spec.archive.path must be relative to the claim when spec.archive.claimName is set",
+		},
+		"archive path leaving the claim": {
+			new: base(func(s map[string]any) {
+				s["archive"] = map[string]any{"claimName": "flux-archive", "path": "flux/../../state.tar"}
+			}),
+			wantErr: "spec.archive.path must stay inside the claim",
+		},
+		"archive path with an empty part": {
+			new: base(func(s map[string]any) {
+				s["archive"] = map[string]any{"claimName": "flux-archive", "path": "flux//state.tar"}
+			}),
+			wantErr: "spec.archive.path must stay inside the claim",
+		},
 		"user's environment variable": {
 			new: base(func(s map[string]any) {
 				s["container"] = map[string]any{"image": "flux", "env": []any{map[string]any{"name": "OMP_NUM_THREADS", "value": "4"}}}

@@ -449,14 +449,30 @@ type FluxSpec struct {
 }
 
 // ArchiveSpec keeps the instance's state in a file across MiniClusters.
+// +kubebuilder:validation:XValidation:rule="has(self.claimName) ? !self.path.startsWith('/') : self.path.startsWith('/')",message="spec.archive.path must be relative to the claim when spec.archive.claimName is set (e.g. flux/state.tar.gz), and an absolute path on a volume you mount yourself otherwise",fieldPath=".path"
+// +kubebuilder:validation:XValidation:rule="!has(self.claimName) || !self.path.split('/').exists(part, part.size() == 0 || part == '.' || part == '..')",message="spec.archive.path must stay inside the claim: no empty, '.' or '..' parts",fieldPath=".path"
 type ArchiveSpec struct {
-	// Path is a file on a mounted volume. If it exists when the cluster
+	// ClaimName names a PersistentVolumeClaim in the MiniCluster's
+	// namespace that holds the archive and outlives the MiniCluster. The
+	// controller mounts it in the broker pods at
+	// /var/lib/elasticflux/archive. Only rank 0 reads and writes it, but
+	// every broker pod mounts it (they share one pod template), so its
+	// access mode must let them: ReadWriteMany, or ReadWriteOnce when all
+	// brokers share a node. Unset: path is on a volume you mount yourself
+	// (pod.volumes and container.volumeMounts).
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	// +optional
+	ClaimName string `json:"claimName,omitempty"`
+
+	// Path is the archive file: inside the claim (a relative path) with
+	// claimName, an absolute path without. If it exists when the cluster
 	// starts, rank 0 restores the instance from it (job history and KVS);
 	// when rank 0 shuts down it stops the queue, waits for running jobs and
-	// dumps the state there.
-	// +kubebuilder:validation:MinLength=2
-	// +kubebuilder:validation:MaxLength=4096
-	// +kubebuilder:validation:Pattern=`^/`
+	// dumps the state there. Its extension picks the format (flux-dump):
+	// .tar, .tgz, .tar.gz, ...
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
 	// +required
 	Path string `json:"path"`
 }

@@ -23,10 +23,21 @@ package v1alpha1
 //
 // ArchiveSpec keeps the instance's state in a file across MiniClusters.
 type ArchiveSpecApplyConfiguration struct {
-	// Path is a file on a mounted volume. If it exists when the cluster
+	// ClaimName names a PersistentVolumeClaim in the MiniCluster's
+	// namespace that holds the archive and outlives the MiniCluster. The
+	// controller mounts it in the broker pods at
+	// /var/lib/elasticflux/archive. Only rank 0 reads and writes it, but
+	// every broker pod mounts it (they share one pod template), so its
+	// access mode must let them: ReadWriteMany, or ReadWriteOnce when all
+	// brokers share a node. Unset: path is on a volume you mount yourself
+	// (pod.volumes and container.volumeMounts).
+	ClaimName *string `json:"claimName,omitempty"`
+	// Path is the archive file: inside the claim (a relative path) with
+	// claimName, an absolute path without. If it exists when the cluster
 	// starts, rank 0 restores the instance from it (job history and KVS);
 	// when rank 0 shuts down it stops the queue, waits for running jobs and
-	// dumps the state there.
+	// dumps the state there. Its extension picks the format (flux-dump):
+	// .tar, .tgz, .tar.gz, ...
 	Path *string `json:"path,omitempty"`
 }
 
@@ -34,6 +45,14 @@ type ArchiveSpecApplyConfiguration struct {
 // apply.
 func ArchiveSpec() *ArchiveSpecApplyConfiguration {
 	return &ArchiveSpecApplyConfiguration{}
+}
+
+// WithClaimName sets the ClaimName field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the ClaimName field is set to the value of the last call.
+func (b *ArchiveSpecApplyConfiguration) WithClaimName(value string) *ArchiveSpecApplyConfiguration {
+	b.ClaimName = &value
+	return b
 }
 
 // WithPath sets the Path field in the declarative configuration to the given value
