@@ -101,6 +101,36 @@ func TestNewJob(t *testing.T) {
 	}
 }
 
+// TestNewJobCurveMountMode: with a group of its own the mounted certificate
+// is readable by that group only; without, by any user of the pod, since
+// the image's own non-root user must be able to copy it.
+func TestNewJobCurveMountMode(t *testing.T) {
+	cases := map[string]struct {
+		runAsUser, runAsGroup *int64
+		wantMode              int32
+		wantFSGroup           *int64
+	}{
+		"the image's user":          {wantMode: 0o444},
+		"a user, the image's group": {runAsUser: ptr.To[int64](1000), wantMode: 0o444},
+		"a user and a group":        {runAsUser: ptr.To[int64](1000), runAsGroup: ptr.To[int64](2000), wantMode: 0o440, wantFSGroup: ptr.To[int64](2000)},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			mc := newMiniCluster("flux-sample", 2, 8)
+			mc.Spec.Container.RunAsUser, mc.Spec.Container.RunAsGroup = tc.runAsUser, tc.runAsGroup
+			spec := newJob(mc).Spec.Template.Spec
+			i := slices.IndexFunc(spec.Volumes, func(v corev1.Volume) bool { return v.Secret != nil })
+			require.GreaterOrEqual(t, i, 0)
+			assert.Equal(t, tc.wantMode, *spec.Volumes[i].Secret.DefaultMode)
+			if tc.wantFSGroup == nil {
+				assert.True(t, spec.SecurityContext == nil || spec.SecurityContext.FSGroup == nil)
+			} else {
+				assert.Equal(t, tc.wantFSGroup, spec.SecurityContext.FSGroup)
+			}
+		})
+	}
+}
+
 // TestNewJobArchive: an archive on a claim is the claim mounted in every
 // broker pod and a file inside it for rank 0; an archive on the user's own
 // volume mounts nothing more.

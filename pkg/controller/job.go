@@ -156,6 +156,19 @@ func fluxURIEnv() []corev1.EnvVar {
 	}
 }
 
+// curveMountMode is the mode of the mounted certificate. With a group of
+// its own (runAsGroup, and so fsGroup) the brokers read it as that group,
+// and no one else in the pod can. Without one, the brokers' user and group
+// are whatever the image says, unknown here, so only a file everyone in
+// the pod may read is sure to be readable by them: an image with a
+// non-root USER would otherwise fail to copy it.
+func curveMountMode(mc *v1alpha1.MiniCluster) int32 {
+	if mc.Spec.Container.RunAsGroup != nil {
+		return 0o440
+	}
+	return 0o444
+}
+
 func brokerVolumes(mc *v1alpha1.MiniCluster) []corev1.Volume {
 	volumes := []corev1.Volume{
 		{Name: "elasticflux-config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
@@ -166,7 +179,7 @@ func brokerVolumes(mc *v1alpha1.MiniCluster) []corev1.Volume {
 		// copies this to a private 0400 file owned by the broker's user.
 		{Name: "elasticflux-curve", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName:  curveSecretName(mc),
-			DefaultMode: ptr.To[int32](0o440),
+			DefaultMode: ptr.To(curveMountMode(mc)),
 			Items:       []corev1.KeyToPath{{Key: CurveCertKey, Path: CurveCertKey}},
 		}}},
 		{Name: "elasticflux-state", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
