@@ -20,6 +20,9 @@
 #      FLUX_IMAGE_DIR  cache directory (default <repo>/bin/flux-image)
 #      DEBIAN_MIRROR   (default http://deb.debian.org/debian)
 #      FORCE=1         rebuild even when the cache matches
+#      IMAGE_USER      UID:GID the image runs as (default: root, as Debian's
+#                      images do); a variant named ...:0.88.0-user<UID>, for
+#                      testing brokers that run as the image's own user
 #
 # Needs root (debootstrap, chroot, mounts). First build: about 5 minutes on
 # 2 cores; a second run with nothing changed: a few seconds.
@@ -28,12 +31,14 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 HERE="${REPO_ROOT}/hack/flux-image"
 FLUX_VERSION=0.88.0
-IMAGE_NAME="localhost/elasticflux/flux-core:${FLUX_VERSION}"
+IMAGE_USER="${IMAGE_USER:-}"
+IMAGE_SUFFIX="${IMAGE_USER:+-user${IMAGE_USER%%:*}}"
+IMAGE_NAME="localhost/elasticflux/flux-core:${FLUX_VERSION}${IMAGE_SUFFIX}"
 SUITE=bookworm
 DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 OUT_DIR="${FLUX_IMAGE_DIR:-${REPO_ROOT}/bin/flux-image}"
 ROOTFS="${OUT_DIR}/rootfs"
-ARCHIVE="${OUT_DIR}/flux-core-${FLUX_VERSION}.tar"
+ARCHIVE="${OUT_DIR}/flux-core-${FLUX_VERSION}${IMAGE_SUFFIX}.tar"
 # The image's environment: Debian's default PATH, so `kubectl exec POD --
 # flux ...` finds flux with nothing set first.
 IMAGE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -87,7 +92,7 @@ rootfs_key="$(
 )"
 archive_key="$(
 	{
-		echo "rootfs=${rootfs_key}"
+		echo "rootfs=${rootfs_key} user=${IMAGE_USER}"
 		cat "${REPO_ROOT}"/hack/ociimage/*.go
 		grep go-containerregistry "${REPO_ROOT}/go.mod"
 	} | sha256sum | cut -d' ' -f1
@@ -169,7 +174,8 @@ pack_archive() {
 	log "packing ${ROOTFS} as ${IMAGE_NAME}"
 	rm -f "${ARCHIVE}.key"
 	(cd "${REPO_ROOT}" && go run ./hack/ociimage -tag "${IMAGE_NAME}" -out "${ARCHIVE}" \
-		-dir "${ROOTFS}" -env "PATH=${IMAGE_PATH}" -env LANG=C.UTF-8 -workdir / -cmd /bin/bash)
+		-dir "${ROOTFS}" -env "PATH=${IMAGE_PATH}" -env LANG=C.UTF-8 -workdir / -cmd /bin/bash \
+		${IMAGE_USER:+-user "${IMAGE_USER}"})
 	echo "${archive_key}" >"${ARCHIVE}.key"
 	log "archive: $(du -h "${ARCHIVE}" | cut -f1) in $((SECONDS - t0))s"
 }
