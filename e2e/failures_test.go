@@ -5,8 +5,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -181,33 +179,6 @@ func release(t *testing.T, ns, podName string) {
 		_, err = kubeClient.CoreV1().Pods(ns).Update(ctx, pod, metav1.UpdateOptions{})
 		return err == nil, fmt.Sprint(err)
 	})
-}
-
-// metric scrapes one of the controller's counters.
-func (p *controllerProcess) metric(name string) (float64, error) {
-	body, err := p.scrape()
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.SplitSeq(body, "\n") {
-		if rest, ok := strings.CutPrefix(line, name+" "); ok {
-			var value float64
-			_, err := fmt.Sscan(rest, &value)
-			return value, err
-		}
-	}
-	return 0, fmt.Errorf("no %s in /metrics", name)
-}
-
-// scrape reads the controller's /metrics.
-func (p *controllerProcess) scrape() (string, error) {
-	resp, err := http.Get("http://" + p.metricsAddr + "/metrics")
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(resp.Body)
-	return string(body), err
 }
 
 // exitCode waits for the controller process to end and returns its exit

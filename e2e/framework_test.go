@@ -304,6 +304,12 @@ func (p *controllerProcess) kill() {
 
 // syncs scrapes the controller's count of MiniCluster syncs.
 func (p *controllerProcess) syncs() (float64, error) {
+	return p.metric("elasticflux_reconcile_total")
+}
+
+// metric scrapes one unlabelled metric of the controller, with a token
+// allowed to read /metrics.
+func (p *controllerProcess) metric(name string) (float64, error) {
 	status, body, err := scrapeMetrics("https://"+p.metricsAddr+"/metrics", metricsReaderToken)
 	if err != nil {
 		return 0, err
@@ -312,13 +318,13 @@ func (p *controllerProcess) syncs() (float64, error) {
 		return 0, fmt.Errorf("/metrics answered %d: %s", status, body)
 	}
 	for line := range strings.SplitSeq(body, "\n") {
-		if rest, ok := strings.CutPrefix(line, "elasticflux_reconcile_total "); ok {
+		if rest, ok := strings.CutPrefix(line, name+" "); ok {
 			var value float64
 			_, err := fmt.Sscan(rest, &value)
 			return value, err
 		}
 	}
-	return 0, fmt.Errorf("no elasticflux_reconcile_total in /metrics")
+	return 0, fmt.Errorf("no %s in /metrics", name)
 }
 
 // metricsClient skips certificate verification: the controller serves a
