@@ -12,10 +12,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,9 +31,15 @@ import (
 // it into the real node's containerd; nothing is pulled.
 const fluxImage = "localhost/elasticflux/flux-core:0.88.0"
 
+// fluxUserImage is fluxImage whose own user is 1000:1000, as images that
+// set a non-root USER are (the Flux project's own among them).
+const fluxUserImage = fluxImage + "-user1000"
+
 var (
-	fluxImageOnce sync.Once
-	fluxImageErr  error
+	fluxImageOnce     sync.Once
+	fluxImageErr      error
+	fluxUserImageOnce sync.Once
+	fluxUserImageErr  error
 )
 
 // requireFluxImage makes sure the real node can run fluxImage: the image is
@@ -39,23 +47,36 @@ var (
 func requireFluxImage(t *testing.T) {
 	t.Helper()
 	requireRealNode(t)
-	fluxImageOnce.Do(func() {
-		build := exec.Command(filepath.Join(repoRoot, "hack", "flux-image.sh"))
-		build.Dir = repoRoot
-		build.Stderr = os.Stderr
-		out, err := build.Output()
-		if err != nil {
-			fluxImageErr = fmt.Errorf("hack/flux-image.sh: %w", err)
-			return
-		}
-		archive := strings.TrimSpace(string(out))
-		importImage := exec.Command(filepath.Join(repoRoot, "hack", "node", "import-image.sh"), archive)
-		importImage.Env = append(os.Environ(), "LOCAL_DIR="+filepath.Dir(os.Getenv("KUBECONFIG")))
-		if out, err := importImage.CombinedOutput(); err != nil {
-			fluxImageErr = fmt.Errorf("importing %s: %v\n%s", archive, err, out)
-		}
-	})
+	fluxImageOnce.Do(func() { fluxImageErr = buildAndImportFluxImage() })
 	require.NoError(t, fluxImageErr, "the Flux image %s", fluxImage)
+}
+
+// requireFluxUserImage is requireFluxImage for fluxUserImage.
+func requireFluxUserImage(t *testing.T) {
+	t.Helper()
+	requireFluxImage(t)
+	fluxUserImageOnce.Do(func() { fluxUserImageErr = buildAndImportFluxImage("IMAGE_USER=1000:1000") })
+	require.NoError(t, fluxUserImageErr, "the Flux image %s", fluxUserImage)
+}
+
+// buildAndImportFluxImage runs hack/flux-image.sh with env and imports the
+// archive it prints into the real node.
+func buildAndImportFluxImage(env ...string) error {
+	build := exec.Command(filepath.Join(repoRoot, "hack", "flux-image.sh"))
+	build.Dir = repoRoot
+	build.Env = append(os.Environ(), env...)
+	build.Stderr = os.Stderr
+	out, err := build.Output()
+	if err != nil {
+		return fmt.Errorf("hack/flux-image.sh: %w", err)
+	}
+	archive := strings.TrimSpace(string(out))
+	importImage := exec.Command(filepath.Join(repoRoot, "hack", "node", "import-image.sh"), archive)
+	importImage.Env = append(os.Environ(), "LOCAL_DIR="+filepath.Dir(os.Getenv("KUBECONFIG")))
+	if out, err := importImage.CombinedOutput(); err != nil {
+		return fmt.Errorf("importing %s: %v\n%s", archive, err, out)
+	}
+	return nil
 }
 
 // fluxMiniCluster is an interactive MiniCluster of real Flux brokers on the
@@ -260,6 +281,21 @@ func TestFluxNonRoot(t *testing.T) {
 	assert.Equal(t, "1000", strings.TrimSpace(out))
 }
 
+// TestFluxImageUser: an image whose own user is not root runs its brokers
+// as that user, with nothing about users in the MiniCluster: the broker
+// copies the curve certificate it cannot own, and the instance is that
+// user's.
+func TestFluxImageUser(t *testing.T) {
+	t.Parallel()
+	requireFluxUserImage(t)
+	mc := fluxMiniCluster("fx", 2, 2, 2)
+	mc.Spec.Container.Image = fluxUserImage
+	c := startFluxCluster(t, mc)
+	c.waitForFluxNodes("2 fx-[0-1]")
+	assert.Equal(t, "1000", c.mustFlux(0, "getattr", "security.owner"))
+	assert.Equal(t, []string{"1000", "1000"}, hostnames(c.mustFlux(0, "run", "-N2", "id", "-u")))
+}
+
 // TestFluxSelfScaling: a program in rank 0 resizes its own MiniCluster
 // through the `kubernetes` Service with the pod's service account, and
 // Flux sees the new brokers; the same call on another MiniCluster is
@@ -341,4 +377,217 @@ func TestFluxHPAOnRealCPU(t *testing.T) {
 	})
 	waitForBrokers(t, c.namespace, c.name, 1)
 	c.waitForFluxNodes("1 fx-0")
+}
+
+// TestFluxCommandMode: rank 0 runs the command as a Flux job across the
+// brokers. One that passes completes the Job and the MiniCluster; one that
+// exits 3 fails them promptly, with the exit code in the condition.
+func TestFluxCommandMode(t *testing.T) {
+	t.Parallel()
+	requireFluxImage(t)
+	ns := newNamespace(t)
+	startController(t, ns)
+	pass := fluxMiniCluster("pass", 2, 2, 2)
+	pass.Spec.Command = []string{"hostname"}
+	fail := fluxMiniCluster("fail", 2, 2, 2)
+	fail.Spec.Command = []string{"sh", "-c", "exit 3"}
+	createMiniCluster(t, ns, pass)
+	createMiniCluster(t, ns, fail)
+
+	eventually(t, longWait, "the passing command to complete the MiniCluster", func() (bool, string) {
+		completed := condition(t, ns, "pass", "Completed")
+		return completed != nil && completed.Status == metav1.ConditionTrue, fmt.Sprintf("%+v", completed)
+	})
+	job, err := kubeClient.BatchV1().Jobs(ns).Get(context.Background(), "pass", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, int32(2), job.Status.Succeeded, "both brokers ended well")
+	rank0, err := kubeClient.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{
+		LabelSelector: v1alpha1.LabelMiniCluster + "=pass,batch.kubernetes.io/job-completion-index=0",
+	})
+	require.NoError(t, err)
+	require.Len(t, rank0.Items, 1)
+	logs, err := kubectl("-n", ns, "logs", rank0.Items[0].Name)
+	require.NoError(t, err, logs)
+	assert.Contains(t, logs, "pass-0")
+	assert.Contains(t, logs, "pass-1", "the command ran on both brokers")
+
+	var failedAt time.Time
+	eventually(t, longWait, "the failing command to fail the MiniCluster", func() (bool, string) {
+		failed := condition(t, ns, "fail", "Failed")
+		if failed == nil || failed.Status != metav1.ConditionTrue {
+			return false, fmt.Sprintf("%+v", failed)
+		}
+		failedAt = failed.LastTransitionTime.Time
+		return strings.Contains(failed.Message, "exit code 3"), failed.Message
+	})
+	job, err = kubeClient.BatchV1().Jobs(ns).Get(context.Background(), "fail", metav1.GetOptions{})
+	require.NoError(t, err)
+	var jobFailed bool
+	for _, c := range job.Status.Conditions {
+		jobFailed = jobFailed || (c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue)
+	}
+	assert.True(t, jobFailed, "the Job failed")
+	// Promptly: from the command's end, not after retries or a backoff.
+	pods, err := kubeClient.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{
+		LabelSelector: v1alpha1.LabelMiniCluster + "=fail,batch.kubernetes.io/job-completion-index=0",
+	})
+	require.NoError(t, err)
+	require.NotEmpty(t, pods.Items)
+	for _, pod := range pods.Items {
+		for _, status := range pod.Status.ContainerStatuses {
+			if terminated := status.State.Terminated; terminated != nil {
+				assert.Equal(t, int32(3), terminated.ExitCode, "rank 0 exits with the command's code")
+				assert.Less(t, failedAt.Sub(terminated.FinishedAt.Time), time.Minute, "the MiniCluster failed promptly")
+			}
+		}
+	}
+	assert.Len(t, pods.Items, 1, "a failing command is not retried")
+}
+
+// TestFluxArchive: the job history survives deleting a MiniCluster and
+// creating a new one over the same archive, kept on a PersistentVolumeClaim
+// the MiniCluster names.
+func TestFluxArchive(t *testing.T) {
+	t.Parallel()
+	requireFluxImage(t)
+	ns := newNamespace(t)
+	startController(t, ns)
+	ctx := context.Background()
+
+	// A hostPath volume on the real node (it shares this machine's file
+	// system), bound ahead to the claim.
+	dir, err := os.MkdirTemp("", "elasticflux-archive-")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	pv := &corev1.PersistentVolume{
+		ObjectMeta: metav1.ObjectMeta{Name: ns + "-archive"},
+		Spec: corev1.PersistentVolumeSpec{
+			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
+			AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
+			StorageClassName:              "",
+			ClaimRef:                      &corev1.ObjectReference{Namespace: ns, Name: "archive"},
+			PersistentVolumeSource:        corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir, Type: ptr.To(corev1.HostPathDirectory)}},
+		},
+	}
+	_, err = kubeClient.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = kubeClient.CoreV1().PersistentVolumes().Delete(ctx, pv.Name, metav1.DeleteOptions{}) })
+	_, err = kubeClient.CoreV1().PersistentVolumeClaims(ns).Create(ctx, &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: "archive"},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			StorageClassName: ptr.To(""),
+			VolumeName:       pv.Name,
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+		},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+
+	archived := func() *v1alpha1.MiniCluster {
+		mc := fluxMiniCluster("fx", 2, 1, 2)
+		mc.Spec.Archive = &v1alpha1.ArchiveSpec{ClaimName: "archive", Path: "state.tar"}
+		return mc
+	}
+	createMiniCluster(t, ns, archived())
+	waitForBrokers(t, ns, "fx", 2)
+	c := &fluxCluster{t: t, namespace: ns, name: "fx"}
+	c.waitForFluxNodes("2 fx-[0-1]")
+	remembered := c.mustFlux(0, "submit", "--job-name=remember-me", "-N2", "hostname")
+	c.waitForJob(remembered, "INACTIVE COMPLETED")
+
+	require.NoError(t, elasticClient.ElasticfluxV1alpha1().MiniClusters(ns).Delete(ctx, "fx", metav1.DeleteOptions{}))
+	eventually(t, longWait, "the MiniCluster's brokers to stop and rank 0 to save the archive", func() (bool, string) {
+		pods, err := brokerPodsAll(ns, "fx")
+		if err != nil {
+			return false, err.Error()
+		}
+		info, statErr := os.Stat(filepath.Join(dir, "state.tar"))
+		return len(pods) == 0 && statErr == nil && info.Size() > 0, fmt.Sprintf("%d pods, archive: %v", len(pods), statErr)
+	})
+
+	createMiniCluster(t, ns, archived())
+	waitForBrokers(t, ns, "fx", 2)
+	c.waitForFluxNodes("2 fx-[0-1]")
+	names := c.mustFlux(0, "jobs", "-a", "--no-header", "--format={name} {result}")
+	assert.Contains(t, names, "remember-me COMPLETED", "the new instance restored the old one's history")
+}
+
+// brokerPodsAll lists every pod of a MiniCluster's brokers, terminating
+// ones included.
+func brokerPodsAll(namespace, name string) ([]corev1.Pod, error) {
+	pods, err := kubeClient.CoreV1().Pods(namespace).List(context.Background(), metav1.ListOptions{
+		LabelSelector: v1alpha1.LabelMiniCluster + "=" + name,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return pods.Items, nil
+}
+
+// TestFluxBrokerReplaced: a broker pod deleted by hand while its index is
+// still wanted is replaced, but only once the old broker is gone (it first
+// drains and lets its job finish), so two brokers never hold one rank; the
+// old one ends with 143, is never taken for a finished index, and the new
+// one rejoins and is undrained.
+func TestFluxBrokerReplaced(t *testing.T) {
+	t.Parallel()
+	c := startFluxCluster(t, fluxMiniCluster("fx", 2, 1, 2))
+	c.waitForFluxNodes("2 fx-[0-1]")
+	spanning := c.mustFlux(0, "submit", "-N2", "sleep", "15")
+	c.waitForJob(spanning, "RUN")
+	pods, err := brokerPods(c.namespace, c.name)
+	require.NoError(t, err)
+	old := pods["1"]
+	require.NoError(t, kubeClient.CoreV1().Pods(c.namespace).Delete(context.Background(), old.Name, metav1.DeleteOptions{}))
+
+	var replacement corev1.Pod
+	eventually(t, longWait, "a replacement for rank 1, never beside the old one", func() (bool, string) {
+		all, err := brokerPodsAll(c.namespace, c.name)
+		if err != nil {
+			return false, err.Error()
+		}
+		oldRuns := false
+		var others []corev1.Pod
+		for _, pod := range all {
+			switch {
+			case pod.Labels["batch.kubernetes.io/job-completion-index"] != "1":
+			case pod.UID == old.UID:
+				oldRuns = pod.Status.Phase == corev1.PodRunning
+			default:
+				others = append(others, pod)
+			}
+		}
+		if oldRuns && len(others) > 0 {
+			t.Fatalf("a second pod for rank 1 (%s) while the old broker %s still runs", others[0].Name, old.Name)
+		}
+		for _, pod := range others {
+			if pod.Status.Phase == corev1.PodRunning {
+				replacement = pod
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("old running: %v, others: %d", oldRuns, len(others))
+	})
+	c.waitForJob(spanning, "INACTIVE COMPLETED")
+	c.waitForFluxNodes("2 fx-[0-1]")
+	eventually(t, shortWait, "the new rank 1 undrained", func() (bool, string) {
+		drained := c.drained()
+		return drained == "", "drained: " + drained
+	})
+	assert.Equal(t, []string{"fx-0", "fx-1"}, hostnames(c.mustFlux(0, "run", "-N2", "hostname")))
+
+	gone, err := kubeClient.CoreV1().Pods(c.namespace).Get(context.Background(), old.Name, metav1.GetOptions{})
+	if err == nil {
+		for _, status := range gone.Status.ContainerStatuses {
+			if status.State.Terminated != nil {
+				assert.Equal(t, int32(143), status.State.Terminated.ExitCode, "a stopped broker exits 143")
+			}
+		}
+	}
+	job, err := kubeClient.BatchV1().Jobs(c.namespace).Get(context.Background(), c.name, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, job.Status.CompletedIndexes, "the deleted broker's index is not taken as finished")
+	assert.Empty(t, job.Status.Conditions, "the Job carries on")
+	assert.NotEqual(t, old.UID, replacement.UID)
 }
