@@ -401,12 +401,9 @@ func TestFluxCommandMode(t *testing.T) {
 	job, err := kubeClient.BatchV1().Jobs(ns).Get(context.Background(), "pass", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, int32(2), job.Status.Succeeded, "both brokers ended well")
-	rank0, err := kubeClient.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{
-		LabelSelector: v1alpha1.LabelMiniCluster + "=pass,batch.kubernetes.io/job-completion-index=0",
-	})
-	require.NoError(t, err)
-	require.Len(t, rank0.Items, 1)
-	logs, err := kubectl("-n", ns, "logs", rank0.Items[0].Name)
+	rank0 := rankPods(t, ns, "pass", 0)
+	require.Len(t, rank0, 1)
+	logs, err := kubectl("-n", ns, "logs", rank0[0].Name)
 	require.NoError(t, err, logs)
 	assert.Contains(t, logs, "pass-0")
 	assert.Contains(t, logs, "pass-1", "the command ran on both brokers")
@@ -428,12 +425,9 @@ func TestFluxCommandMode(t *testing.T) {
 	}
 	assert.True(t, jobFailed, "the Job failed")
 	// Promptly: from the command's end, not after retries or a backoff.
-	pods, err := kubeClient.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{
-		LabelSelector: v1alpha1.LabelMiniCluster + "=fail,batch.kubernetes.io/job-completion-index=0",
-	})
-	require.NoError(t, err)
-	require.NotEmpty(t, pods.Items)
-	for _, pod := range pods.Items {
+	pods := rankPods(t, ns, "fail", 0)
+	require.NotEmpty(t, pods)
+	for _, pod := range pods {
 		for _, status := range pod.Status.ContainerStatuses {
 			if terminated := status.State.Terminated; terminated != nil {
 				assert.Equal(t, int32(3), terminated.ExitCode, "rank 0 exits with the command's code")
@@ -441,7 +435,7 @@ func TestFluxCommandMode(t *testing.T) {
 			}
 		}
 	}
-	assert.Len(t, pods.Items, 1, "a failing command is not retried")
+	assert.Len(t, pods, 1, "a failing command is not retried")
 }
 
 // TestFluxArchive: the job history survives deleting a MiniCluster and
@@ -511,6 +505,16 @@ func TestFluxArchive(t *testing.T) {
 	c.waitForFluxNodes("2 fx-[0-1]")
 	names := c.mustFlux(0, "jobs", "-a", "--no-header", "--format={name} {result}")
 	assert.Contains(t, names, "remember-me COMPLETED", "the new instance restored the old one's history")
+}
+
+// rankPods lists every pod, of any phase, of one rank of a MiniCluster.
+func rankPods(t *testing.T, namespace, name string, rank int) []corev1.Pod {
+	t.Helper()
+	pods, err := kubeClient.CoreV1().Pods(namespace).List(context.Background(), metav1.ListOptions{
+		LabelSelector: fmt.Sprintf("%s=%s,batch.kubernetes.io/job-completion-index=%d", v1alpha1.LabelMiniCluster, name, rank),
+	})
+	require.NoError(t, err)
+	return pods.Items
 }
 
 // brokerPodsAll lists every pod of a MiniCluster's brokers, terminating

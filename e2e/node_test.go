@@ -54,12 +54,7 @@ var (
 func requireRealNode(t *testing.T) realNode {
 	t.Helper()
 	realNodeOnce.Do(func() { realNodeFound, realNodeErr = findRealNode() })
-	if realNodeErr != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no real node: %v", realNodeErr)
-		}
-		t.Skipf("no real node (run hack/cluster-up.sh with containerd, runc and the CNI plugins installed): %v", realNodeErr)
-	}
+	requirePrerequisite(t, realNodeErr == nil, "no real node (run hack/cluster-up.sh with containerd, runc and the CNI plugins installed): %v", realNodeErr)
 	return realNodeFound
 }
 
